@@ -1,0 +1,150 @@
+/**
+ * Shared plumbing of the client CLI: reading the mnemonic (file or
+ * environment, never from argv so it stays out of shell history and `ps`),
+ * the wallet state file (index counters only, no secrets), and building a
+ * {@link WhirlpoolClient} from the global options.
+ *
+ * @module
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { NetworkName } from '#shared/bitcoin/network.ts';
+import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
+import { WhirlpoolClient } from '../api.ts';
+import type { MixTransport } from '../mix/mix_types.ts';
+import { Socks5Agent, socks5Fetch } from '../rest/socks5.ts';
+import { Wallet, type WalletState } from '../wallet/wallet.ts';
+
+/** Global CLI options (commander camel-cases them). */
+export interface GlobalOptions {
+  server?: string;
+  /** Comma-separated bootstrap URLs (directory discovery, exclusive with `server`). */
+  bootstrap?: string;
+  directoryKey?: string;
+  network: NetworkName;
+  rpc?: string;
+  mnemonicFile?: string;
+  stateFile: string;
+  transport: MixTransport;
+  wsPath?: string;
+  scode?: string;
+  reconnectDelay: string;
+  retryDelay: string;
+  socksProxy?: string;
+  registerOutputProxy?: string;
+}
+
+/** An error the CLI prints without a stack trace (exit code 1). */
+export class CliError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Env variable holding the mnemonic when no file is given. */
+export const MNEMONIC_ENV = 'WHIRLPOOL_MNEMONIC';
+/** Env variable holding the BIP39 passphrase. */
+export const PASSPHRASE_ENV = 'WHIRLPOOL_PASSPHRASE';
+
+/** Resolves a user path against the directory `npm run` was started from (`$INIT_CWD`). */
+export function userPath(p: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), p);
+}
+
+/** Reads the mnemonic from `--mnemonic-file` or `$WHIRLPOOL_MNEMONIC`. */
+export function readMnemonic(o: GlobalOptions): string {
+  if (o.mnemonicFile) {
+    const path = userPath(o.mnemonicFile);
+    if (!existsSync(path)) throw new CliError(`Mnemonic file '${path}' does not exist`);
+    return readFileSync(path, 'utf8').trim();
+  }
+  const env = process.env[MNEMONIC_ENV];
+  if (env) return env.trim();
+  throw new CliError(`No mnemonic: pass --mnemonic-file <path> or set ${MNEMONIC_ENV}`);
+}
+
+/** Persisted, non-secret wallet state. */
+export interface StateFile {
+  network: NetworkName;
+  counters: WalletState;
+}
+
+/** Loads the state file (null when absent). Throws on a network mismatch. */
+export function readState(o: GlobalOptions): StateFile | null {
+  const path = userPath(o.stateFile);
+  if (!existsSync(path)) return null;
+  const s = JSON.parse(readFileSync(path, 'utf8')) as StateFile;
+  if (s.network !== o.network) {
+    throw new CliError(`State file '${o.stateFile}' is for ${s.network}, not ${o.network}`);
+  }
+  return s;
+}
+
+/** Writes the state file atomically. */
+export function writeState(o: GlobalOptions, wallet: Wallet): void {
+  const s: StateFile = { network: o.network, counters: wallet.exportState() };
+  const path = userPath(o.stateFile);
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Opens the wallet from the mnemonic and the state file. */
+export function openWallet(o: GlobalOptions): Wallet {
+  const mnemonic = readMnemonic(o);
+  if (!Wallet.isValidMnemonic(mnemonic))
+    throw new CliError('The mnemonic is not a valid BIP39 English mnemonic');
+  return Wallet.fromMnemonic(mnemonic, {
+    network: o.network,
+    passphrase: process.env[PASSPHRASE_ENV] ?? '',
+    state: readState(o)?.counters,
+  });
+}
+
+/** Default coordinator when neither --server nor --bootstrap is given. */
+export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+
+/** `serverUrl` or `bootstrap` of the client, from --server / --bootstrap + --directory-key. */
+export function coordinatorOptions(
+  o: GlobalOptions,
+): { serverUrl: string } | { bootstrap: { urls: string[]; directoryPublicKey: string } } {
+  if (o.bootstrap) {
+    if (o.server) throw new CliError('--server and --bootstrap are mutually exclusive');
+    if (!o.directoryKey)
+      throw new CliError('--bootstrap needs --directory-key (or WHIRLPOOL_DIRECTORY_PUBLIC_KEY)');
+    const urls = o.bootstrap
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u);
+    return { bootstrap: { urls, directoryPublicKey: o.directoryKey } };
+  }
+  if (o.directoryKey) throw new CliError('--directory-key is only used with --bootstrap');
+  return { serverUrl: o.server ?? DEFAULT_SERVER };
+}
+
+/** Builds the client of the global options. */
+export function openClient(o: GlobalOptions, wallet = openWallet(o)): WhirlpoolClient {
+  const coordinator = coordinatorOptions(o);
+  const firstUrl = 'serverUrl' in coordinator ? coordinator.serverUrl : (coordinator.bootstrap.urls[0] ?? '');
+  const secure = firstUrl.startsWith('https:');
+  const proxyFetch = o.socksProxy ? socks5Fetch(o.socksProxy) : undefined;
+  return new WhirlpoolClient({
+    fetch: proxyFetch,
+    registerOutputFetch: o.registerOutputProxy ? socks5Fetch(o.registerOutputProxy) : proxyFetch,
+    session: o.socksProxy ? { wsOptions: { agent: new Socks5Agent(o.socksProxy, { secure }) } } : undefined,
+    ...coordinator,
+    wallet,
+    rpc: o.rpc ? new BitcoinRpc({ url: o.rpc }) : undefined,
+    transport: o.transport,
+    wsPath: o.wsPath,
+    scode: o.scode ?? null,
+    reconnectDelayMs: Number(o.reconnectDelay),
+    mixRetryDelayMs: Number(o.retryDelay),
+  });
+}
+
+/** Formats sats as BTC with 8 decimals. */
+export function btc(sats: number): string {
+  return `${(sats / 1e8).toFixed(8)} BTC`;
+}

@@ -1,0 +1,165 @@
+/**
+ * REST client of a Whirlpool coordinator (spec §1.3, §2.5): `GET /rest/pools`,
+ * `GET /rest/tx0` (with the Java client's literal `scode=null`), and
+ * `POST /rest/registerOutput`, which must travel over a separate network
+ * identity (spec §1.2, §9.6): it has its own `fetch`, so a wallet can route
+ * it through another Tor circuit / SOCKS5 proxy (e.g. an undici
+ * `ProxyAgent`-backed fetch, or {@link socks5Fetch}).
+ *
+ * @module
+ */
+import type { z } from 'zod';
+import { PROTOCOL_VERSION, REST_POOLS, REST_REGISTER_OUTPUT, REST_TX0 } from '#shared/protocol/constants.ts';
+import {
+  type PoolInfo,
+  PoolsResponseSchema,
+  type RegisterOutputRequest,
+  RestErrorResponseSchema,
+  type Tx0DataResponse,
+  Tx0DataResponseSchema,
+} from '#shared/protocol/messages.ts';
+
+/** A coordinator REST call failed: HTTP error (with the server's `message` when it sent one) or transport failure. */
+export class CoordinatorRestError extends Error {
+  /** HTTP status, or null when no answer arrived. */
+  readonly status: number | null;
+  /** `message` of the server's `RestErrorResponse`, or null. */
+  readonly serverMessage: string | null;
+  readonly url: string;
+  constructor(
+    url: string,
+    status: number | null,
+    serverMessage: string | null,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CoordinatorRestError';
+    this.url = url;
+    this.status = status;
+    this.serverMessage = serverMessage;
+  }
+}
+
+/** Options of {@link CoordinatorRest}. */
+export interface CoordinatorRestOptions {
+  /** Coordinator base URL (`http(s)://host:port`, no trailing slash needed). */
+  serverUrl: string;
+  /** fetch for pools and tx0 (default: global fetch). */
+  fetch?: typeof fetch;
+  /** fetch for registerOutput, ideally another network identity (default: `fetch`). */
+  registerOutputFetch?: typeof fetch;
+  /** Per-request timeout, ms (default 30 000). */
+  timeoutMs?: number;
+  /** `user-agent` header (default `whirlpool-client/0.23`, like the Java client). */
+  userAgent?: string;
+}
+
+/** REST client of one coordinator. */
+export class CoordinatorRest {
+  readonly serverUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #registerOutputFetch: typeof fetch;
+  readonly #timeoutMs: number;
+  readonly #userAgent: string;
+
+  constructor(opts: CoordinatorRestOptions) {
+    this.serverUrl = opts.serverUrl.replace(/\/+$/, '');
+    this.#fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#registerOutputFetch = opts.registerOutputFetch ?? this.#fetch;
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#userAgent = opts.userAgent ?? `whirlpool-client/${PROTOCOL_VERSION}`;
+  }
+
+  /** Pools, sorted by denomination descending like the Java client. */
+  async pools(): Promise<PoolInfo[]> {
+    const res = await this.#json(
+      this.#fetch,
+      `${this.serverUrl}${REST_POOLS}`,
+      { method: 'GET' },
+      PoolsResponseSchema,
+    );
+    return [...res.pools].sort((a, b) => b.denomination - a.denomination);
+  }
+
+  /** Tx0 parameters of a pool; `scode` is appended as is, or as the literal `null` (spec §1.3). */
+  tx0Data(poolId: string, scode?: string | null): Promise<Tx0DataResponse> {
+    const url = `${this.serverUrl}${REST_TX0}?poolId=${encodeURIComponent(poolId)}&scode=${scode ?? 'null'}`;
+    return this.#json(this.#fetch, url, { method: 'GET' }, Tx0DataResponseSchema);
+  }
+
+  /** Registers a mix output through the register-output fetch; success is HTTP 200 with an empty body. */
+  async registerOutput(req: RegisterOutputRequest): Promise<void> {
+    const url = `${this.serverUrl}${REST_REGISTER_OUTPUT}`;
+    await this.#request(this.#registerOutputFetch, url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(req),
+    });
+  }
+
+  async #json<T>(f: typeof fetch, url: string, init: RequestInit, schema: z.ZodType<T>): Promise<T> {
+    const text = await this.#request(f, url, init);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new CoordinatorRestError(url, 200, null, `Coordinator answer of ${url} is not JSON`, {
+        cause: err,
+      });
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new CoordinatorRestError(
+        url,
+        200,
+        null,
+        `Coordinator answer of ${url} is not a valid ${schema.description ?? 'response'}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`,
+        { cause: parsed.error },
+      );
+    }
+    return parsed.data;
+  }
+
+  async #request(f: typeof fetch, url: string, init: RequestInit): Promise<string> {
+    let res: Response;
+    let text: string;
+    try {
+      res = await f(url, {
+        ...init,
+        headers: { ...(init.headers as Record<string, string> | undefined), 'user-agent': this.#userAgent },
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      throw new CoordinatorRestError(
+        url,
+        null,
+        null,
+        `Coordinator request ${init.method} ${url} failed: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (res.status !== 200) {
+      let serverMessage: string | null = null;
+      try {
+        const body = RestErrorResponseSchema.safeParse(JSON.parse(text));
+        if (body.success) serverMessage = body.data.message;
+      } catch {
+        // not JSON
+      }
+      throw new CoordinatorRestError(
+        url,
+        res.status,
+        serverMessage,
+        serverMessage !== null
+          ? `Coordinator refused ${init.method} ${url}: ${serverMessage}`
+          : `Coordinator answered HTTP ${res.status} to ${init.method} ${url}`,
+      );
+    }
+    return text;
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The coordinator's environment variables (`WHIRLPOOL_*`), validated with
+ * zod. Every problem is collected and reported at once in a
+ * {@link ConfigError}, naming the variable; values of secret variables
+ * (database URL, RPC URL, wallet words and passphrase) never appear in an
+ * error. Each secret may instead be read from a file named by `<NAME>_FILE`
+ * (Docker / systemd secrets); setting both is an error. See
+ * docs/configuration.md for the full list with defaults.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { validateMnemonic } from '@scure/bip39';
+import { wordlist } from '@scure/bip39/wordlists/english.js';
+import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel, redactUrl } from '#coordinator/log.ts';
+import type { NetworkName } from '#shared/bitcoin/network.ts';
+import { ConfigError } from './config_error.ts';
+
+/** Variables whose value is secret: may come from `<NAME>_FILE`, never echoed. */
+export const SECRET_VARIABLES = [
+  'WHIRLPOOL_DB_URL',
+  'WHIRLPOOL_BITCOIN_RPC_URL',
+  'WHIRLPOOL_SECRET_WALLET_WORDS',
+  'WHIRLPOOL_SECRET_WALLET_PASSPHRASE',
+] as const;
+
+/** The validated environment. */
+export interface EnvConfig {
+  /** `mysql://user:pass@host:port/db`. Secret. */
+  dbUrl: string;
+  /** `http://user:pass@host:port`. Secret. */
+  rpcUrl: string;
+  network: NetworkName;
+  host: string;
+  port: number;
+  /** `WHIRLPOOL_INSTANCE_ID`, or null: the cluster module then picks `<hostname>-<random>` at each start. */
+  instanceId: string | null;
+  urlClear: string | null;
+  urlOnion: string | null;
+  /** Path of the pools JSON file. */
+  poolsFile: string;
+  /** BIP39 words of the coordinator's secret wallet. Secret. */
+  secretWalletWords: string;
+  /** BIP39 passphrase. Secret. */
+  secretWalletPassphrase: string;
+  logLevel: LogLevel;
+  testMode: boolean;
+  mixEnabled: boolean;
+  /** Artificial delay of `GET /rest/tx0` (anti brute force), ms. */
+  tx0DelayMs: number;
+  /** Timeout of one bitcoin RPC call, ms. */
+  rpcTimeoutMs: number;
+  dbConnectionLimit: number;
+  /** Longest a graceful stop (SIGTERM) may take before the process exits anyway, ms; null = cluster drain timeout + 15 s. */
+  shutdownTimeoutMs: number | null;
+  /** Whether `/metrics` (Prometheus) is served. */
+  metricsEnabled: boolean;
+}
+
+const boolText = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: "expected 'true' or 'false'" })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+function intText(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d+$/, { error: `expected an integer between ${min} and ${max}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { error: `expected an integer between ${min} and ${max}` });
+}
+
+function urlText(protocols: readonly string[]) {
+  return z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+}
+
+const ENV_SCHEMA = z.object({
+  WHIRLPOOL_DB_URL: z
+    .string({ error: 'required (or WHIRLPOOL_DB_URL_FILE)' })
+    .pipe(urlText(['mysql:', 'mariadb:']))
+    .refine((v) => new URL(v).pathname.length > 1, {
+      error: 'the URL must name a database (mysql://…/dbname)',
+    }),
+  WHIRLPOOL_BITCOIN_RPC_URL: z
+    .string({ error: 'required (or WHIRLPOOL_BITCOIN_RPC_URL_FILE)' })
+    .pipe(urlText(['http:', 'https:'])),
+  WHIRLPOOL_NETWORK: z.enum(['regtest', 'testnet', 'signet', 'mainnet'], {
+    error: "required, one of 'regtest', 'testnet', 'signet', 'mainnet'",
+  }),
+  WHIRLPOOL_PORT: intText(0, 65535).default(8080),
+  WHIRLPOOL_HOST: z.string().min(1).default('0.0.0.0'),
+  WHIRLPOOL_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'expected 1 to 64 characters among A-Z a-z 0-9 . _ -' })
+    .optional(),
+  WHIRLPOOL_URL_CLEAR: urlText(['http:', 'https:']).optional(),
+  WHIRLPOOL_URL_ONION: urlText(['http:', 'https:']).optional(),
+  WHIRLPOOL_POOLS: z.string({ error: 'required: path of the pools JSON file' }).min(1),
+  WHIRLPOOL_SECRET_WALLET_WORDS: z
+    .string({ error: 'required (or WHIRLPOOL_SECRET_WALLET_WORDS_FILE)' })
+    .transform((v) => v.trim().split(/\s+/).join(' ').toLowerCase())
+    .refine((v) => validateMnemonic(v, wordlist), { error: 'not a valid BIP39 English mnemonic' }),
+  WHIRLPOOL_SECRET_WALLET_PASSPHRASE: z.string().default(''),
+  WHIRLPOOL_LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.map((l) => `'${l}'`).join(', ')}` })
+    .default('info'),
+  WHIRLPOOL_TEST_MODE: boolText.default(false),
+  WHIRLPOOL_MIX_ENABLED: boolText.default(true),
+  WHIRLPOOL_TX0_DELAY_MS: intText(0, 60_000).default(1000),
+  WHIRLPOOL_RPC_TIMEOUT_MS: intText(100, 600_000).default(20_000),
+  WHIRLPOOL_DB_CONNECTION_LIMIT: intText(1, 1000).default(10),
+  WHIRLPOOL_SHUTDOWN_TIMEOUT_MS: intText(0, 3_600_000).optional(),
+  WHIRLPOOL_METRICS: boolText.default(true),
+});
+
+/** Every variable read by {@link parseEnv} (the `_FILE` variants aside). */
+export const ENV_VARIABLES: readonly string[] = Object.keys(ENV_SCHEMA.shape);
+
+function isSecret(name: string): boolean {
+  return (SECRET_VARIABLES as readonly string[]).includes(name);
+}
+
+/** How a bad value is shown in an error: secrets never, URLs with secrets redacted, others quoted and cut. */
+function shownValue(name: string, value: string | undefined): string {
+  if (value === undefined) return '';
+  if (isSecret(name)) {
+    if (name.endsWith('_URL')) return ` (got '${redactUrl(value)}')`;
+    return '';
+  }
+  const v = value.length > 80 ? `${value.slice(0, 80)}…` : value;
+  return ` (got '${v}')`;
+}
+
+/**
+ * Reads, resolves `_FILE` variants and validates the environment. Throws
+ * {@link ConfigError} listing every problem. `readFile` is injectable for tests.
+ */
+export function parseEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  opts: { readFile?: (path: string) => string } = {},
+): EnvConfig {
+  const readFile = opts.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const problems: string[] = [];
+  const raw: Record<string, string | undefined> = {};
+  for (const name of ENV_VARIABLES) {
+    const direct = env[name];
+    const fileVar = `${name}_FILE`;
+    const file = isSecret(name) ? env[fileVar] : undefined;
+    if (direct !== undefined && direct !== '' && file) {
+      problems.push(`${name}: set both ${name} and ${fileVar}; use only one`);
+      continue;
+    }
+    if (file) {
+      try {
+        raw[name] = readFile(file).replace(/\r?\n$/, '');
+      } catch (err) {
+        problems.push(
+          `${fileVar}: cannot read file '${file}' (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
+      }
+      continue;
+    }
+    // An empty variable counts as unset (docker-compose `VAR=` lines).
+    raw[name] = direct === '' ? undefined : direct;
+  }
+  const parsed = ENV_SCHEMA.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? '?');
+      if (problems.some((p) => p.startsWith(`${name}:`) || p.startsWith(`${name}_FILE:`))) continue;
+      problems.push(`${name}: ${issue.message}${shownValue(name, raw[name])}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  return {
+    dbUrl: e.WHIRLPOOL_DB_URL,
+    rpcUrl: e.WHIRLPOOL_BITCOIN_RPC_URL,
+    network: e.WHIRLPOOL_NETWORK,
+    host: e.WHIRLPOOL_HOST,
+    port: e.WHIRLPOOL_PORT,
+    instanceId: e.WHIRLPOOL_INSTANCE_ID ?? null,
+    urlClear: e.WHIRLPOOL_URL_CLEAR ?? null,
+    urlOnion: e.WHIRLPOOL_URL_ONION ?? null,
+    poolsFile: e.WHIRLPOOL_POOLS,
+    secretWalletWords: e.WHIRLPOOL_SECRET_WALLET_WORDS,
+    secretWalletPassphrase: e.WHIRLPOOL_SECRET_WALLET_PASSPHRASE,
+    logLevel: e.WHIRLPOOL_LOG_LEVEL,
+    testMode: e.WHIRLPOOL_TEST_MODE,
+    mixEnabled: e.WHIRLPOOL_MIX_ENABLED,
+    tx0DelayMs: e.WHIRLPOOL_TX0_DELAY_MS,
+    rpcTimeoutMs: e.WHIRLPOOL_RPC_TIMEOUT_MS,
+    dbConnectionLimit: e.WHIRLPOOL_DB_CONNECTION_LIMIT,
+    shutdownTimeoutMs: e.WHIRLPOOL_SHUTDOWN_TIMEOUT_MS ?? null,
+    metricsEnabled: e.WHIRLPOOL_METRICS,
+  };
+}
+
+/** The environment config without its secrets, for the startup log line. */
+export function describeEnv(c: EnvConfig): Record<string, unknown> {
+  return {
+    db: redactUrl(c.dbUrl),
+    bitcoinRpc: redactUrl(c.rpcUrl),
+    network: c.network,
+    host: c.host,
+    port: c.port,
+    instanceId: c.instanceId,
+    urlClear: c.urlClear,
+    urlOnion: c.urlOnion,
+    poolsFile: c.poolsFile,
+    logLevel: c.logLevel,
+    testMode: c.testMode,
+    mixEnabled: c.mixEnabled,
+    tx0DelayMs: c.tx0DelayMs,
+    rpcTimeoutMs: c.rpcTimeoutMs,
+    dbConnectionLimit: c.dbConnectionLimit,
+    shutdownTimeoutMs: c.shutdownTimeoutMs,
+    metricsEnabled: c.metricsEnabled,
+  };
+}

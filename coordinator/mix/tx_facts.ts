@@ -1,0 +1,130 @@
+/**
+ * What REGISTER_INPUT needs from the transaction that created a UTXO — its
+ * outputs (script, value, address) and, lazily, its Tx0 fee data — parsed
+ * once per txid and kept in a bounded cache. A Tx0 carries up to hundreds of
+ * premix outputs that register one by one; unmasking its fee payload costs an
+ * ECDH, so it is done once per Tx0, not once per premix. Everything cached is
+ * a pure function of the transaction bytes, except the node's verbose answer
+ * for a transaction already in a block ({@link TxFactsCache.confirmedRaw}):
+ * its block time no longer changes and its confirmations only grow (the
+ * caller still checks the UTXO with gettxout every time, which catches a
+ * reorganisation that removed it).
+ *
+ * @module
+ */
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { Transaction } from '@scure/btc-signer';
+import { type NetworkName, outputScriptToAddress } from '#shared/bitcoin/network.ts';
+import type { FeePayload } from '#shared/protocol/fee_payload.ts';
+import { decodeTx0FeeDataFromTx } from '#shared/protocol/tx0_fee_data.ts';
+import type { RawTransactionVerbose } from '#shared/rpc/bitcoin_rpc.ts';
+
+/** One output of the transaction. */
+export interface TxOutputFacts {
+  script: Uint8Array;
+  value: number;
+  /** Address on the engine's network, null for scripts without one. */
+  address: string | null;
+}
+
+/** Parsed facts of one transaction. */
+export interface TxFacts {
+  txid: string;
+  outputs: TxOutputFacts[];
+  /** Tx0 fee data (spec §4.6), null = "no fee data"; decoded on first use. */
+  feeData(): FeePayload | null;
+}
+
+/** Bounded (LRU) cache of {@link TxFacts} by txid. */
+export class TxFactsCache {
+  readonly #max: number;
+  readonly #network: NetworkName;
+  readonly #notificationPrivKey: Uint8Array;
+  readonly #entries = new Map<string, TxFacts>();
+  readonly #confirmed = new Map<string, RawTransactionVerbose>();
+  readonly #inflight = new Map<string, Promise<RawTransactionVerbose | null>>();
+
+  constructor(network: NetworkName, notificationPrivKey: Uint8Array, max = 2000) {
+    this.#network = network;
+    this.#notificationPrivKey = notificationPrivKey;
+    this.#max = max;
+  }
+
+  /** The node's last verbose answer for `txid` if it was already in a block, else undefined. */
+  confirmedRaw(txid: string): RawTransactionVerbose | undefined {
+    return this.#confirmed.get(txid);
+  }
+
+  /**
+   * Runs `fetch` for `txid` unless a fetch of the same txid is already under
+   * way, in which case its result is shared (the premixes of one Tx0 tend to
+   * register together).
+   */
+  fetchRaw(
+    txid: string,
+    fetch: (txid: string) => Promise<RawTransactionVerbose | null>,
+  ): Promise<RawTransactionVerbose | null> {
+    let pending = this.#inflight.get(txid);
+    if (!pending) {
+      pending = fetch(txid).finally(() => this.#inflight.delete(txid));
+      this.#inflight.set(txid, pending);
+    }
+    return pending;
+  }
+
+  /** Remembers a verbose answer when the transaction is in a block (bounded like the facts). */
+  rememberRaw(raw: RawTransactionVerbose): void {
+    if (raw.confirmations <= 0 || raw.blockhash === null) return;
+    this.#confirmed.delete(raw.txid);
+    this.#confirmed.set(raw.txid, raw);
+    if (this.#confirmed.size > this.#max) {
+      const oldest = this.#confirmed.keys().next().value;
+      if (oldest !== undefined) this.#confirmed.delete(oldest);
+    }
+  }
+
+  /** Facts of `txid` whose raw hex is `hex` (parsed on a miss). Throws on an unparsable transaction. */
+  get(txid: string, hex: string): TxFacts {
+    const hit = this.#entries.get(txid);
+    if (hit) {
+      this.#entries.delete(txid);
+      this.#entries.set(txid, hit);
+      return hit;
+    }
+    const facts = this.#parse(txid, hex);
+    this.#entries.set(txid, facts);
+    if (this.#entries.size > this.#max) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    return facts;
+  }
+
+  #parse(txid: string, hex: string): TxFacts {
+    const tx = Transaction.fromRaw(hexToBytes(hex), {
+      allowUnknownOutputs: true,
+      allowUnknownInputs: true,
+      disableScriptCheck: true,
+    });
+    const outputs: TxOutputFacts[] = [];
+    for (let i = 0; i < tx.outputsLength; i++) {
+      const output = tx.getOutput(i);
+      const script = output.script ?? new Uint8Array();
+      outputs.push({
+        script,
+        value: Number(output.amount ?? 0n),
+        address: outputScriptToAddress(script, this.#network),
+      });
+    }
+    let feeData: FeePayload | null | undefined;
+    const key = this.#notificationPrivKey;
+    return {
+      txid,
+      outputs,
+      feeData() {
+        if (feeData === undefined) feeData = decodeTx0FeeDataFromTx(tx, key);
+        return feeData;
+      },
+    };
+  }
+}

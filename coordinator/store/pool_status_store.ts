@@ -1,0 +1,164 @@
+/**
+ * Live pool status shared through MySQL (`pool_status`, migration 002): the
+ * instance serving a pool publishes its mix status and counts every couple of
+ * seconds, and every instance reads the fresh rows to answer
+ * `GET /rest/pools` for the pools it does not serve. A write only lands while
+ * the writer holds the pool's lease (`pool_lease` owner, `lease_until > NOW(3)`),
+ * so a stepped-down instance cannot overwrite its successor's status; with
+ * clustering disabled (no instance id) writes are unconditional. Ages are
+ * measured with the database clock.
+ *
+ * @module
+ */
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Logger } from '#coordinator/log.ts';
+import type { PoolSnapshot } from '#coordinator/mix/mix_engine.ts';
+import type { MixStatus } from '#coordinator/mix/types.ts';
+import type { LivePoolSource, LivePoolStatus } from '#coordinator/rest/pools_route.ts';
+
+const UPSERT_COLUMNS = `ON DUPLICATE KEY UPDATE instance_id = VALUES(instance_id), mix_id = VALUES(mix_id),
+  mix_status = VALUES(mix_status), elapsed_ms = VALUES(elapsed_ms), nb_confirmed = VALUES(nb_confirmed),
+  nb_registered = VALUES(nb_registered), updated_at = VALUES(updated_at)`;
+
+/** Reads and writes `pool_status`. */
+export class PoolStatusStore {
+  readonly #db: Pick<Pool, 'query'>;
+  readonly #timeoutMs: number;
+
+  constructor(db: Pick<Pool, 'query'>, opts: { queryTimeoutMs?: number } = {}) {
+    this.#db = db;
+    this.#timeoutMs = opts.queryTimeoutMs ?? 5000;
+  }
+
+  /**
+   * Publishes the served pools of `snapshots` as `instanceId` (null = no
+   * cluster: unconditional). Returns the pool ids actually written (a pool
+   * whose lease this instance no longer holds is skipped).
+   */
+  async publish(instanceId: string | null, snapshots: readonly PoolSnapshot[]): Promise<string[]> {
+    const written: string[] = [];
+    for (const s of snapshots) {
+      if (!s.served) continue;
+      const values = [
+        s.poolId,
+        instanceId ?? '',
+        s.mixId,
+        s.mixStatus,
+        Math.max(0, Math.round(s.elapsedTime)),
+        s.nbConfirmed,
+        s.nbRegistered,
+      ];
+      const [res] = await this.#db.query<ResultSetHeader>(
+        instanceId === null
+          ? {
+              sql: `INSERT INTO pool_status (pool_id, instance_id, mix_id, mix_status, elapsed_ms, nb_confirmed, nb_registered, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, NOW(3)) ${UPSERT_COLUMNS}`,
+              timeout: this.#timeoutMs,
+            }
+          : {
+              sql: `INSERT INTO pool_status (pool_id, instance_id, mix_id, mix_status, elapsed_ms, nb_confirmed, nb_registered, updated_at)
+                    SELECT ?, ?, ?, ?, ?, ?, ?, NOW(3) FROM pool_lease
+                     WHERE pool_id = ? AND owner = ? AND lease_until > NOW(3) ${UPSERT_COLUMNS}`,
+              timeout: this.#timeoutMs,
+            },
+        instanceId === null ? values : [...values, s.poolId, instanceId],
+      );
+      if (res.affectedRows > 0) written.push(s.poolId);
+    }
+    return written;
+  }
+
+  /** Fresh statuses (updated within `maxAgeMs`), elapsed time advanced to now (DB clock). */
+  async read(maxAgeMs: number): Promise<Map<string, LivePoolStatus & { instanceId: string; mixId: string }>> {
+    const [rows] = await this.#db.query<RowDataPacket[]>(
+      {
+        sql: `SELECT pool_id, instance_id, mix_id, mix_status, nb_confirmed, nb_registered,
+                     elapsed_ms + TIMESTAMPDIFF(MICROSECOND, updated_at, NOW(3)) DIV 1000 AS elapsed
+                FROM pool_status WHERE updated_at > NOW(3) - INTERVAL ? MICROSECOND`,
+        timeout: this.#timeoutMs,
+      },
+      [maxAgeMs * 1000],
+    );
+    return new Map(
+      rows.map((r) => [
+        String(r.pool_id),
+        {
+          instanceId: String(r.instance_id),
+          mixId: String(r.mix_id),
+          mixStatus: r.mix_status as MixStatus,
+          elapsedTime: Number(r.elapsed),
+          nbConfirmed: Number(r.nb_confirmed),
+          nbRegistered: Number(r.nb_registered),
+        },
+      ]),
+    );
+  }
+
+  /** Deletes this instance's rows (clean stop). */
+  async withdraw(instanceId: string | null): Promise<void> {
+    await this.#db.query({ sql: 'DELETE FROM pool_status WHERE instance_id = ?', timeout: this.#timeoutMs }, [
+      instanceId ?? '',
+    ]);
+  }
+}
+
+/** A {@link LivePoolSource} over `pool_status` rows younger than `maxAgeMs` (default 10 s). */
+export function dbLiveSource(store: PoolStatusStore, opts: { maxAgeMs?: number } = {}): LivePoolSource {
+  return { livePools: () => store.read(opts.maxAgeMs ?? 10_000) };
+}
+
+/** A running publication loop. */
+export interface PoolStatusPublisher {
+  /** Publishes at once (tests, after a lease change). */
+  publishNow(): Promise<string[]>;
+  /** Stops the loop and deletes this instance's rows. */
+  stop(): Promise<void>;
+}
+
+/** Publishes `engine.snapshot()` every `intervalMs` (default 2000); failures are logged and retried next tick. */
+export function startPoolStatusPublisher(opts: {
+  store: PoolStatusStore;
+  engine: { snapshot(): PoolSnapshot[] };
+  /** Cluster instance id, or null when clustering is disabled. */
+  instanceId: string | null;
+  intervalMs?: number;
+  logger: Logger;
+}): PoolStatusPublisher {
+  let failing = false;
+  let stopped = false;
+  let inflight: Promise<string[]> | null = null;
+  const publishNow = (): Promise<string[]> => {
+    inflight ??= opts.store.publish(opts.instanceId, opts.engine.snapshot()).finally(() => {
+      inflight = null;
+    });
+    return inflight;
+  };
+  const timer = setInterval(() => {
+    if (stopped) return;
+    publishNow().then(
+      () => {
+        if (failing) opts.logger.info('pool status publication recovered');
+        failing = false;
+      },
+      (err: unknown) => {
+        if (!failing) opts.logger.warn({ err: (err as Error).message }, 'pool status publication failed');
+        failing = true;
+      },
+    );
+  }, opts.intervalMs ?? 2000);
+  timer.unref();
+  void publishNow().catch(() => undefined);
+  return {
+    publishNow,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      // a publication still in flight must land before the rows are withdrawn, not after
+      await inflight?.catch(() => undefined);
+      await opts.store.withdraw(opts.instanceId).catch((err: unknown) => {
+        opts.logger.warn({ err: (err as Error).message }, 'pool status withdraw failed');
+      });
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * STOMP relay over real sockets: a relaying server (real transport +
+ * `ClusterStompApplication` whose engine serves no pool and whose routing
+ * names another instance as owner) and an owner server (real transport + the
+ * transport fixture's echo application). A stompjs client without
+ * `acceptRedirect` talks to the relaying server: its SUBSCRIBE reaches the
+ * owner with the relay marker, MESSAGEs come back with the 0.23 headers on
+ * the client's subscription, SENDs (sent before the upstream is even up)
+ * arrive in order with their headers, and a close on either side ends the
+ * other. Loop protection: a session already marked as relayed is closed, not
+ * relayed again. Redirect-aware clients still get a RedirectResponse.
+ */
+import type { IMessage } from '@stomp/stompjs';
+import { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PoolOwner } from '#coordinator/cluster/cluster_node.ts';
+import { ClusterStompApplication } from '#coordinator/cluster/cluster_routing.ts';
+import {
+  HEADER_RELAY_CLIENT_IP,
+  HEADER_RELAYED_BY,
+  relayWebSocketUrl,
+} from '#coordinator/cluster/stomp_relay.ts';
+import { silentLogger } from '#coordinator/log.ts';
+import type { HttpServerHandle } from '#coordinator/transport/http_server.ts';
+import { startHttpServer } from '#coordinator/transport/http_server.ts';
+import type { ClientSession } from '#coordinator/transport/stomp_application.ts';
+import { MESSAGE_TYPES } from '#shared/protocol/constants.ts';
+import {
+  connectStomp,
+  type EchoApp,
+  POOL_RESPONSE,
+  startTestServer,
+  until,
+} from '#test/integration/transport/transport_fixture.ts';
+import { freePort } from '#test/support/ports.ts';
+
+const POOL = '0.01btc';
+
+let owner: { app: EchoApp; server: HttpServerHandle; http: string; ws: string };
+let relay: HttpServerHandle;
+let relayBase: { http: string; ws: string };
+const engineCalls: string[] = [];
+const owners: Record<string, PoolOwner> = {};
+
+beforeAll(async () => {
+  owner = await startTestServer();
+  owners[POOL] = { poolId: POOL, instanceId: 'owner-1', urlClear: owner.http, urlOnion: null, epoch: 5 };
+  owners.dead = {
+    poolId: 'dead',
+    instanceId: 'gone-1',
+    urlClear: `http://127.0.0.1:${await freePort()}`,
+    urlOnion: null,
+    epoch: 1,
+  };
+  const engine = {
+    servedPools: () => [],
+    onSubscribe: (s: ClientSession) => engineCalls.push(`subscribe ${s.id}`),
+    onSend: (s: ClientSession, d: string) => engineCalls.push(`send ${s.id} ${d}`),
+    onDisconnect: () => {},
+  };
+  const stomp = new ClusterStompApplication({
+    engine,
+    routing: { instanceId: 'relay-1', fenceOf: () => null, ownerOf: (p) => owners[p] ?? null },
+    inputsHashes: { record: async () => true },
+    logger: silentLogger(),
+    unownedWaitMs: 200,
+    redirectCloseMs: 200,
+  });
+  relay = await startHttpServer({
+    port: 0,
+    host: '127.0.0.1',
+    app: new Hono(),
+    stomp,
+    logger: silentLogger(),
+  });
+  relayBase = { http: `http://127.0.0.1:${relay.port}`, ws: `ws://127.0.0.1:${relay.port}` };
+});
+
+afterAll(async () => {
+  await relay?.close();
+  await owner?.server.close();
+});
+
+function subscribe(
+  client: Awaited<ReturnType<typeof connectStomp>>['client'],
+  headers: Record<string, string>,
+): IMessage[] {
+  const got: IMessage[] = [];
+  client.subscribe('/private/reply', (m) => got.push(m), headers);
+  return got;
+}
+
+/** Resolves when the client's WebSocket closes; rejects after `ms`. */
+function closedWithin(client: Awaited<ReturnType<typeof connectStomp>>['client'], ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`client connection not closed within ${ms} ms`)), ms);
+    client.onWebSocketClose = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
+}
+
+describe('StompRelay', () => {
+  it('builds the raw STOMP URL of an instance', () => {
+    expect(relayWebSocketUrl('http://a.example:8080')).toBe('ws://a.example:8080/ws/connect');
+    expect(relayWebSocketUrl('https://a.example/base/')).toBe('wss://a.example/base/ws/connect');
+    expect(() => relayWebSocketUrl('ftp://a.example')).toThrow(/unsupported URL scheme/);
+  });
+
+  it('relays an unmodified client: subscribe, ordered SENDs both ways, headers, client disconnect', async () => {
+    const c = await connectStomp(relayBase, { connectHeaders: { poolId: POOL } });
+    const got = subscribe(c.client, { poolId: POOL, protocolVersion: '0.23' });
+    // Sent at once: the upstream is not connected yet, so these are queued and must keep their order.
+    for (let i = 0; i < 10; i++)
+      c.client.publish({
+        destination: '/ws/registerInput',
+        headers: { protocolVersion: '0.23', 'content-type': 'application/json;charset=UTF-8' },
+        body: `m${i}`,
+      });
+    await until(() => got.length >= 11, 5000, 'SubscribePoolResponse and 10 echoes');
+
+    const first = got[0]!;
+    expect(first.headers.messageType).toBe(MESSAGE_TYPES.SubscribePoolResponse);
+    expect(first.headers.protocolVersion).toBe('0.23');
+    expect(first.headers.destination).toBe('/private/reply');
+    expect(first.headers.subscription).toBe('sub-0');
+    expect(JSON.parse(first.body)).toEqual(POOL_RESPONSE);
+    expect(got.slice(1).map((m) => JSON.parse(m.body).message)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `m${i}`),
+    );
+    expect(got.slice(1).every((m) => m.headers.messageType === MESSAGE_TYPES.ErrorResponse)).toBe(true);
+
+    // What the owner saw: one session marked as relayed, the client's headers, no acceptRedirect.
+    const upstream = owner.app.subscribes.at(-1)!;
+    expect(upstream.destination).toBe('/private/reply');
+    expect(upstream.headers.get('poolId')).toBe(POOL);
+    expect(upstream.headers.get('protocolVersion')).toBe('0.23');
+    expect(upstream.headers.get(HEADER_RELAYED_BY)).toBe('relay-1');
+    expect(upstream.headers.has('acceptRedirect')).toBe(false);
+    expect(upstream.session.connectHeaders.get('poolId')).toBe(POOL);
+    expect(upstream.session.connectHeaders.get(HEADER_RELAYED_BY)).toBe('relay-1');
+    expect(upstream.session.connectHeaders.get(HEADER_RELAY_CLIENT_IP)).toBe('127.0.0.1');
+    const sends = owner.app.sends.filter((s) => s.session.id === upstream.session.id);
+    expect(sends.map((s) => s.body)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    expect(sends.every((s) => s.destination === '/ws/registerInput')).toBe(true);
+    expect(sends[0]!.headers.get('protocolVersion')).toBe('0.23');
+    expect(sends[0]!.headers.get('content-type')).toBe('application/json;charset=UTF-8');
+    expect(engineCalls.filter((c) => c.startsWith('send'))).toEqual([]); // nothing reached the local engine
+
+    // Client goes away → the owner sees its upstream session disconnect.
+    await c.client.deactivate();
+    await owner.app.waitDisconnectOf(upstream.session.id);
+    await until(() => relay.sessions() === 0, 5000, 'relay session count back to 0');
+  });
+
+  it('closes the client session when the owner closes the upstream one', async () => {
+    const c = await connectStomp(relayBase, { connectHeaders: { poolId: POOL } });
+    const closed = closedWithin(c.client, 5000);
+    const got = subscribe(c.client, { poolId: POOL, protocolVersion: '0.23' });
+    await until(() => got.length === 1, 5000, 'SubscribePoolResponse');
+    c.client.publish({
+      destination: '/ws/registerInput',
+      headers: { protocolVersion: '0.23' },
+      body: 'close-me',
+    });
+    await closed;
+    await c.client.deactivate();
+    await until(() => relay.sessions() === 0, 5000, 'relay session count back to 0');
+  });
+
+  it('closes the client session when the owner cannot be reached, after a 1 s delay', async () => {
+    const c = await connectStomp(relayBase, { connectHeaders: { poolId: 'dead' } });
+    const closed = closedWithin(c.client, 5000);
+    const t0 = performance.now();
+    const got = subscribe(c.client, { poolId: 'dead', protocolVersion: '0.23' });
+    await closed;
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(900);
+    expect(got).toEqual([]);
+    await c.client.deactivate();
+  });
+
+  it('never relays a session that is already a relay (loop protection)', async () => {
+    const before = owner.app.subscribes.length;
+    const c = await connectStomp(relayBase, {
+      connectHeaders: { poolId: POOL, [HEADER_RELAYED_BY]: 'other-1' },
+    });
+    const closed = closedWithin(c.client, 5000);
+    const got = subscribe(c.client, { poolId: POOL, protocolVersion: '0.23' });
+    await closed;
+    expect(got).toEqual([]);
+    expect(owner.app.subscribes.length).toBe(before);
+    await c.client.deactivate();
+  });
+
+  it('still redirects a client that accepts redirects', async () => {
+    const before = owner.app.subscribes.length;
+    const c = await connectStomp(relayBase, { connectHeaders: { poolId: POOL } });
+    const got = subscribe(c.client, { poolId: POOL, protocolVersion: '0.23', acceptRedirect: 'true' });
+    await until(() => got.length === 1, 5000, 'RedirectResponse');
+    expect(got[0]!.headers.messageType).toBe(MESSAGE_TYPES.RedirectResponse);
+    expect(JSON.parse(got[0]!.body)).toMatchObject({ poolId: POOL, instanceId: 'owner-1' });
+    expect(owner.app.subscribes.length).toBe(before);
+    await c.client.deactivate();
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * Environment validation: defaults, `_FILE` secrets, and errors that name
+ * every bad variable at once without ever containing a secret value.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '#coordinator/config/config_error.ts';
+import { describeEnv, ENV_VARIABLES, parseEnv } from '#coordinator/config/env.ts';
+
+const WORDS = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
+const DB_PASSWORD = 'db-s3cret-pw';
+const RPC_PASSWORD = 'rpc-s3cret-pw';
+const PASSPHRASE = 'wallet-passphrase-secret';
+
+const BASE = {
+  WHIRLPOOL_DB_URL: `mysql://whirlpool:${DB_PASSWORD}@db:3306/whirlpool`,
+  WHIRLPOOL_BITCOIN_RPC_URL: `http://rpc:${RPC_PASSWORD}@127.0.0.1:18443`,
+  WHIRLPOOL_NETWORK: 'regtest',
+  WHIRLPOOL_POOLS: 'config/pools.regtest.json',
+  WHIRLPOOL_SECRET_WALLET_WORDS: WORDS,
+  WHIRLPOOL_SECRET_WALLET_PASSPHRASE: PASSPHRASE,
+};
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+function expectNoSecret(text: string): void {
+  for (const s of [DB_PASSWORD, RPC_PASSWORD, PASSPHRASE, 'abandon', 'zoo zoo'])
+    expect(text).not.toContain(s);
+}
+
+describe('parseEnv', () => {
+  it('applies defaults', () => {
+    const c = parseEnv(BASE);
+    expect(c).toMatchObject({
+      network: 'regtest',
+      port: 8080,
+      host: '0.0.0.0',
+      urlClear: null,
+      urlOnion: null,
+      logLevel: 'info',
+      testMode: false,
+      mixEnabled: true,
+      tx0DelayMs: 1000,
+      secretWalletWords: WORDS,
+      secretWalletPassphrase: PASSPHRASE,
+      poolsFile: 'config/pools.regtest.json',
+    });
+    expect(c.instanceId).toBeNull();
+  });
+
+  it('reads every option', () => {
+    const c = parseEnv({
+      ...BASE,
+      WHIRLPOOL_PORT: '9000',
+      WHIRLPOOL_HOST: '127.0.0.1',
+      WHIRLPOOL_INSTANCE_ID: 'coord-a',
+      WHIRLPOOL_URL_CLEAR: 'https://a.example',
+      WHIRLPOOL_URL_ONION: 'http://abc.onion',
+      WHIRLPOOL_LOG_LEVEL: 'debug',
+      WHIRLPOOL_TEST_MODE: 'true',
+      WHIRLPOOL_MIX_ENABLED: 'false',
+      WHIRLPOOL_TX0_DELAY_MS: '0',
+      WHIRLPOOL_SECRET_WALLET_WORDS: `  ${WORDS.toUpperCase().replace(/ /g, '   ')}\n`,
+    });
+    expect(c).toMatchObject({
+      port: 9000,
+      host: '127.0.0.1',
+      instanceId: 'coord-a',
+      urlClear: 'https://a.example',
+      urlOnion: 'http://abc.onion',
+      logLevel: 'debug',
+      testMode: true,
+      mixEnabled: false,
+      tx0DelayMs: 0,
+      secretWalletWords: WORDS,
+    });
+  });
+
+  it('reads secrets from *_FILE variables', () => {
+    const files: Record<string, string> = {
+      '/run/secrets/db': `${BASE.WHIRLPOOL_DB_URL}\n`,
+      '/run/secrets/words': WORDS,
+    };
+    const c = parseEnv(
+      {
+        ...BASE,
+        WHIRLPOOL_DB_URL: undefined,
+        WHIRLPOOL_DB_URL_FILE: '/run/secrets/db',
+        WHIRLPOOL_SECRET_WALLET_WORDS: '',
+        WHIRLPOOL_SECRET_WALLET_WORDS_FILE: '/run/secrets/words',
+      },
+      {
+        readFile: (p) => {
+          const v = files[p];
+          if (v === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+          return v;
+        },
+      },
+    );
+    expect(c.dbUrl).toBe(BASE.WHIRLPOOL_DB_URL);
+    expect(c.secretWalletWords).toBe(WORDS);
+  });
+
+  it('lists every bad variable in one error', () => {
+    const err = configError(() =>
+      parseEnv({
+        WHIRLPOOL_DB_URL: `postgres://u:${DB_PASSWORD}@h/db`,
+        WHIRLPOOL_NETWORK: 'testnet3',
+        WHIRLPOOL_PORT: 'eighty',
+        WHIRLPOOL_LOG_LEVEL: 'loud',
+        WHIRLPOOL_TEST_MODE: 'maybe',
+        WHIRLPOOL_SECRET_WALLET_WORDS: 'zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo',
+        WHIRLPOOL_SECRET_WALLET_PASSPHRASE: PASSPHRASE,
+      }),
+    );
+    const names = err.problems.map((p) => p.split(':')[0]);
+    expect(names.sort()).toEqual(
+      [
+        'WHIRLPOOL_BITCOIN_RPC_URL',
+        'WHIRLPOOL_DB_URL',
+        'WHIRLPOOL_LOG_LEVEL',
+        'WHIRLPOOL_NETWORK',
+        'WHIRLPOOL_POOLS',
+        'WHIRLPOOL_PORT',
+        'WHIRLPOOL_SECRET_WALLET_WORDS',
+        'WHIRLPOOL_TEST_MODE',
+      ].sort(),
+    );
+    expect(err.message).toMatch(/^Invalid configuration \(8 problems\):/);
+    expect(err.message).toContain("WHIRLPOOL_PORT: expected an integer between 0 and 65535 (got 'eighty')");
+    expect(err.message).toContain(
+      "WHIRLPOOL_NETWORK: required, one of 'regtest', 'testnet', 'signet', 'mainnet' (got 'testnet3')",
+    );
+    expect(err.message).toContain('WHIRLPOOL_SECRET_WALLET_WORDS: not a valid BIP39 English mnemonic');
+    expect(err.message).toContain('WHIRLPOOL_DB_URL: expected a URL starting with mysql:// or mariadb://');
+    expect(err.message).toContain('WHIRLPOOL_BITCOIN_RPC_URL: required (or WHIRLPOOL_BITCOIN_RPC_URL_FILE)');
+    expectNoSecret(err.message);
+    expectNoSecret(JSON.stringify(err.problems));
+  });
+
+  it('refuses a secret set both directly and through a file, and an unreadable file', () => {
+    const err = configError(() =>
+      parseEnv(
+        {
+          ...BASE,
+          WHIRLPOOL_DB_URL_FILE: '/run/secrets/db',
+          WHIRLPOOL_BITCOIN_RPC_URL: undefined,
+          WHIRLPOOL_BITCOIN_RPC_URL_FILE: '/missing',
+        },
+        {
+          readFile: () => {
+            throw Object.assign(new Error(`ENOENT ${RPC_PASSWORD}`), { code: 'ENOENT' });
+          },
+        },
+      ),
+    );
+    expect(err.problems).toEqual([
+      'WHIRLPOOL_DB_URL: set both WHIRLPOOL_DB_URL and WHIRLPOOL_DB_URL_FILE; use only one',
+      "WHIRLPOOL_BITCOIN_RPC_URL_FILE: cannot read file '/missing' (ENOENT)",
+    ]);
+    expectNoSecret(err.message);
+  });
+
+  it('redacts the password of a database URL that names no database', () => {
+    const err = configError(() => parseEnv({ ...BASE, WHIRLPOOL_DB_URL: `mysql://u:${DB_PASSWORD}@h:3306` }));
+    expect(err.problems).toEqual([
+      "WHIRLPOOL_DB_URL: the URL must name a database (mysql://…/dbname) (got 'mysql://u:***@h:3306')",
+    ]);
+  });
+
+  it('describeEnv carries no secret', () => {
+    const text = JSON.stringify(describeEnv(parseEnv(BASE)));
+    expectNoSecret(text);
+    expect(text).toContain('mysql://whirlpool:***@db:3306/whirlpool');
+  });
+
+  it('knows every documented variable', () => {
+    expect(ENV_VARIABLES).toContain('WHIRLPOOL_INSTANCE_ID');
+    expect(ENV_VARIABLES.every((v) => v.startsWith('WHIRLPOOL_'))).toBe(true);
+  });
+});
