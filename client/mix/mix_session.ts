@@ -135,6 +135,8 @@ interface Dialog {
   earlyRegisterOutput: { mixId: string; inputsHash: string } | null;
   inputsHash: string | null;
   outputRegistered: boolean;
+  /** REGISTERED_OUTPUT was emitted (by the HTTP answer, or by SIGNING, whichever came first). */
+  outputAcknowledged: boolean;
   revealed: boolean;
   signed: boolean;
   lastStatus: string | null;
@@ -153,6 +155,7 @@ function newDialog(): Dialog {
     earlyRegisterOutput: null,
     inputsHash: null,
     outputRegistered: false,
+    outputAcknowledged: false,
     revealed: false,
     signed: false,
     lastStatus: null,
@@ -625,7 +628,7 @@ export class MixSession extends EventEmitter<MixEvents> {
       })
       .then(
         () => {
-          if (!this.#done && seq === this.#connectionSeq) this.#phase('REGISTERED_OUTPUT');
+          if (!this.#done && seq === this.#connectionSeq) this.#acknowledgeOutput();
         },
         (err: unknown) => {
           if (this.#done) return;
@@ -643,6 +646,14 @@ export class MixSession extends EventEmitter<MixEvents> {
       );
   }
 
+  /** Emits REGISTERED_OUTPUT once per attempt. */
+  #acknowledgeOutput(): void {
+    const d = this.#dialog;
+    if (d.outputAcknowledged) return;
+    d.outputAcknowledged = true;
+    this.#phase('REGISTERED_OUTPUT');
+  }
+
   #onRevealOutput(): void {
     const d = this.#dialog;
     if (!d.outputRegistered || d.signed)
@@ -655,6 +666,9 @@ export class MixSession extends EventEmitter<MixEvents> {
   #onSigning(transaction64: string): void {
     const d = this.#dialog;
     if (!d.outputRegistered || d.revealed) throw new AttemptEnd('INTERNAL_ERROR', 'SIGNING in a wrong state');
+    // The coordinator only signs once it holds every output, ours included, so
+    // the HTTP answer may still be in flight: phases stay in protocol order.
+    this.#acknowledgeOutput();
     this.#phase('SIGNING');
     const o = this.#o;
     const check = checkMixTx(z85Decode(transaction64), {

@@ -353,6 +353,72 @@ describe('MixSession against a fake coordinator', () => {
     ]);
   });
 
+  it('keeps phases in protocol order when SIGNING arrives before the registerOutput HTTP answer', async () => {
+    server = await FakeCoordinator.start();
+    const h = harness(server);
+    const key = mixKey();
+    const mixId = 'd'.repeat(32);
+    let built: ReturnType<typeof mixTx> | null = null;
+    let answer: (() => void) | null = null;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const posted: Array<Record<string, unknown>> = [];
+    // The coordinator has the output (it moved on to SIGNING) but its HTTP answer is still on the way.
+    const slowFetch = (async (_url: string, init?: RequestInit) => {
+      posted.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
+      await answered;
+      return new Response('', { status: 200 });
+    }) as typeof fetch;
+    server.onSend = (c, dest, body) => {
+      if (dest === '/ws/registerInput') {
+        c.message('ConfirmInputMixStatusNotification', {
+          status: 'CONFIRM_INPUT',
+          mixId,
+          publicKey64: z85Encode(key.spki),
+        });
+      } else if (dest === '/ws/confirmInput') {
+        const signed = key.sign(z85Decode(String(body.blindedBordereau64)));
+        built = mixTx(h.utxo, h.receive.reserved[0]!);
+        c.message('ConfirmInputResponse', { mixId, signedBordereau64: z85Encode(signed) });
+        c.message('RegisterOutputMixStatusNotification', {
+          status: 'REGISTER_OUTPUT',
+          mixId,
+          inputsHash: built.inputsHash,
+        });
+      }
+    };
+    const phases: MixPhase[] = [];
+    const s = h.session({ rest: new CoordinatorRest({ serverUrl: server.url, registerOutputFetch: slowFetch }) });
+    s.on('phase', (p) => phases.push(p));
+    const outcomeP = s.run();
+    const conn = await server.connection(1);
+    while (posted.length === 0) await new Promise((r) => setTimeout(r, 10));
+    conn.message('SigningMixStatusNotification', {
+      status: 'SIGNING',
+      mixId,
+      transaction64: z85Encode(built!.raw),
+    });
+    await conn.sent('/ws/signing');
+    answer!();
+    await new Promise((r) => setTimeout(r, 50));
+    conn.message('SuccessMixStatusNotification', { status: 'SUCCESS', mixId });
+    expect(await outcomeP).toMatchObject({ status: 'SUCCESS', mixId });
+    expect(phases).toEqual([
+      'CONNECTING',
+      'CONNECTED',
+      'REGISTERING_INPUT',
+      'REGISTERED_INPUT',
+      'CONFIRMING_INPUT',
+      'CONFIRMED_INPUT',
+      'REGISTERING_OUTPUT',
+      'REGISTERED_OUTPUT',
+      'SIGNING',
+      'SIGNED',
+      'SUCCESS',
+    ]);
+  });
+
   it('refuses to sign a mix tx that underpays its output (INTERNAL_ERROR, no SigningRequest)', async () => {
     server = await FakeCoordinator.start();
     const h = harness(server);
