@@ -1,0 +1,254 @@
+/**
+ * Chaos, with clients mixing all the time: a rolling restart (SIGTERM drain,
+ * then a new process on the same id, port and URL, as an operator upgrades)
+ * of every instance of a 3-instance cluster of real coordinator processes on
+ * one MariaDB database and one btcd regtest node, while three wallets mix
+ * their premix UTXOs one after the other in one pool (anonymity set 3, so
+ * every mix has one input of each wallet):
+ *
+ * - wallet 0 is an unmodified 0.23 client on instance a (relayed when a does
+ *   not own the pool), wallets 1 and 2 follow redirects from b and c;
+ * - each owner is stopped while a mix is running (a client is registering its
+ *   output), so the drain has to finish that mix before releasing the lease.
+ *
+ * Asserts: each stopped process exits 0; mixes succeed before, between and
+ * after the restarts; every client outcome is SUCCESS; every successful mix
+ * is recorded exactly once (mix, mix_txid) and its transaction is mined; no
+ * FAIL row, no blame and no ban; never two instances serving the pool at once.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MixHandle, type MixOutcome, type MixPhase, WhirlpoolClient } from '#client/api.ts';
+import type { MixUtxo } from '#client/mix/mix_types.ts';
+import { Wallet } from '#client/wallet/wallet.ts';
+import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
+import { baseCoordinatorEnv, singlePoolFile } from '#test/support/coordinator_env.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
+import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
+import { freePort } from '#test/support/ports.ts';
+import { ServeRecorder } from '#test/support/serve_recorder.ts';
+
+const POOL_ID = '0.01btc';
+const DENOMINATION = 1_000_000;
+const WALLETS = 3;
+/** Premix UTXOs per wallet = mixes in the run (each mix takes one UTXO of each wallet). */
+const PREMIX_PER_WALLET = 9;
+const INSTANCES = ['a', 'b', 'c'] as const;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Outcome {
+  wallet: number;
+  utxo: string;
+  outcome: MixOutcome;
+}
+
+describe('rolling restart of every instance while clients mix', () => {
+  let db: TestDatabase;
+  let btcd: BtcdNode;
+  let dir: string;
+  let baseEnv: Record<string, string>;
+  const recorder = new ServeRecorder();
+  const procs = new Map<string, CoordinatorProcess>();
+  const allProcs: CoordinatorProcess[] = [];
+  const ports = new Map<string, number>();
+  const outcomes: Outcome[] = [];
+  const handles = new Set<MixHandle>();
+  /** Phases seen since the last reset, per wallet (to stop an owner in the middle of a mix). */
+  const recentPhases: MixPhase[][] = Array.from({ length: WALLETS }, () => []);
+
+  const url = (id: string) => `http://127.0.0.1:${ports.get(id)}`;
+  const logs = () =>
+    allProcs.map((p) => `--- ${p.instanceId}:\n${p.output().slice(-2500)}`).join('\n');
+  const successes = () => outcomes.filter((o) => o.outcome.status === 'SUCCESS').length;
+  const owner = () => recorder.servingNow(POOL_ID);
+
+  async function start(id: string): Promise<CoordinatorProcess> {
+    const p = spawnCoordinator({
+      instanceId: id,
+      env: { ...baseEnv, WHIRLPOOL_PORT: String(ports.get(id)), WHIRLPOOL_URL_CLEAR: url(id) },
+      onLine: (_line, raw) => recorder.recordLogLine(raw),
+    });
+    procs.set(id, p);
+    allProcs.push(p);
+    await p.waitFor((l) => l.msg === 'coordinator started', 60_000);
+    return p;
+  }
+
+  async function waitUntil(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!cond()) {
+      if (Date.now() > until) {
+        throw new Error(
+          `Timed out waiting for: ${what}; owner ${owner().join(',') || '-'}; ${successes()} mixes; ` +
+            `outcomes ${JSON.stringify(outcomes.map((o) => o.outcome.status))}\n${logs()}`,
+        );
+      }
+      await sleep(50);
+    }
+  }
+
+  /** Mixes the wallet's premix UTXOs one after the other; each mix retries until it ends. */
+  async function mixAll(wallet: number, client: WhirlpoolClient, utxos: MixUtxo[]): Promise<void> {
+    for (const utxo of utxos) {
+      const h = client.mix(utxo, { poolId: POOL_ID, retryDelayMs: 500 });
+      handles.add(h);
+      h.on('phase', (p) => recentPhases[wallet]!.push(p));
+      const outcome = await h.done;
+      handles.delete(h);
+      outcomes.push({ wallet, utxo: `${utxo.txid}:${utxo.vout}`, outcome });
+    }
+  }
+
+  beforeAll(async () => {
+    [db, btcd, dir] = await Promise.all([
+      createTestDatabase('rolling restart mixes'),
+      startBtcd(),
+      mkdtemp(join(tmpdir(), 'wp-rolling-')),
+    ]);
+    const poolsFile = join(dir, 'pools.json');
+    await writeFile(
+      poolsFile,
+      JSON.stringify(singlePoolFile({ id: POOL_ID, denomination: DENOMINATION, anonymitySet: WALLETS })),
+    );
+    baseEnv = {
+      ...baseCoordinatorEnv({
+        dbUrl: db.url,
+        rpcUrl: btcd.rpcUrl,
+        poolsFile,
+        secretWalletWords: Wallet.generateMnemonic(),
+      }),
+      WHIRLPOOL_SECRET_WALLET_PASSPHRASE: 'rolling',
+      WHIRLPOOL_TX0_DELAY_MS: '0',
+      WHIRLPOOL_LOG_LEVEL: 'info',
+      WHIRLPOOL_DRAIN_TIMEOUT_MS: '30000',
+    };
+    for (const id of INSTANCES) ports.set(id, await freePort());
+  });
+
+  afterAll(async () => {
+    for (const h of handles) h.stop();
+    for (const p of procs.values()) p.signal('SIGKILL');
+    await Promise.all([...procs.values()].map((p) => p.exit));
+    await btcd?.stop();
+    await db?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('finishes every mix, records each once, and blames nobody', async () => {
+    // a alone first (it takes the pool), then b and c idle beside it.
+    await start('a');
+    await waitUntil('a serves the pool', () => owner().join() === 'a');
+    await Promise.all([start('b'), start('c')]);
+
+    const clients = Array.from(
+      { length: WALLETS },
+      (_, i) =>
+        new WhirlpoolClient({
+          serverUrl: url(INSTANCES[i]!),
+          wallet: Wallet.fromMnemonic(Wallet.generateMnemonic(), { network: 'regtest' }),
+          rpc: btcd.rpc,
+          transport: i === 1 ? 'sockjs' : 'websocket',
+          acceptRedirect: i !== 0,
+          reconnectDelayMs: 500,
+          reconnectUntilMs: 60_000,
+        }),
+    );
+    await btcd.wallet.fundMany(
+      clients.map((c) => ({
+        address: c.wallet.account('deposit').nextKey(0).address,
+        sats: BigInt(PREMIX_PER_WALLET * 1_010_000 + 100_000),
+      })),
+    );
+    await btcd.mine(1);
+    const premix: MixUtxo[][] = [];
+    for (const c of clients) {
+      const tx0 = await c.tx0({
+        poolId: POOL_ID,
+        utxos: await c.utxos('deposit'),
+        feeRate: 2,
+        maxOutputs: PREMIX_PER_WALLET,
+      });
+      expect(tx0.premixOutputs).toHaveLength(PREMIX_PER_WALLET);
+      premix.push(c.premixUtxos(tx0));
+    }
+    await btcd.mine(1);
+
+    const workers = Promise.all(clients.map((c, i) => mixAll(i, c, premix[i]!)));
+    await waitUntil('a first mix', () => successes() >= 1, 90_000);
+
+    // Rolling restart: the current owner first whenever it was not restarted yet.
+    const restarted: string[] = [];
+    const exits: Array<{ id: string; exit: unknown; wasOwner: boolean; mixRunning: boolean }> = [];
+    while (restarted.length < INSTANCES.length) {
+      const pending = INSTANCES.filter((i) => !restarted.includes(i));
+      const [current] = owner();
+      const id = current && pending.includes(current as never) ? current : pending[0]!;
+      const wasOwner = current === id;
+      if (wasOwner) {
+        // Stop it in the middle of a mix: once a client is registering its output.
+        for (const p of recentPhases) p.length = 0;
+        await waitUntil(`a mix in progress on ${id}`, () =>
+          recentPhases.some((p) => p.includes('REGISTERING_OUTPUT')),
+        );
+      }
+      const mixRunning = recentPhases.some((p) => p.includes('REGISTERING_OUTPUT') && !p.includes('SUCCESS'));
+      const before = successes();
+      const p = procs.get(id)!;
+      p.signal('SIGTERM');
+      const exit = await p.exit;
+      exits.push({ id, exit, wasOwner, mixRunning });
+      expect(exit, p.output().slice(-3000)).toEqual({ code: 0, signal: null });
+      await start(id);
+      restarted.push(id);
+      await waitUntil(`a mix after restarting ${id}`, () => successes() > before, 90_000);
+    }
+    await Promise.race([
+      workers,
+      sleep(180_000).then(() => {
+        throw new Error(`workers did not finish: ${successes()} mixes\n${logs()}`);
+      }),
+    ]);
+    console.log(`rolling restart: ${JSON.stringify(exits)}; ${successes()} client successes`);
+
+    // Every client outcome is SUCCESS; each wallet mixed every UTXO once.
+    expect(
+      outcomes.filter((o) => o.outcome.status !== 'SUCCESS'),
+      logs(),
+    ).toEqual([]);
+    expect(outcomes).toHaveLength(WALLETS * PREMIX_PER_WALLET);
+    expect(exits.filter((e) => e.wasOwner).length).toBeGreaterThanOrEqual(1);
+    const ok = outcomes.map((o) => o.outcome as Extract<MixOutcome, { status: 'SUCCESS' }>);
+    const mixIds = [...new Set(ok.map((o) => o.mixId))];
+    const txids = [...new Set(ok.map((o) => o.receiveUtxo.txid))];
+    expect(mixIds).toHaveLength(PREMIX_PER_WALLET);
+    expect(txids).toHaveLength(PREMIX_PER_WALLET);
+
+    // Recorded once each, all SUCCESS, mined.
+    await btcd.mine(1);
+    for (const txid of txids) {
+      const tx = await btcd.rpc.getRawTransaction(txid);
+      expect(tx?.confirmations, txid).toBeGreaterThanOrEqual(1);
+    }
+    const conn = await connectTestDb(db.url);
+    try {
+      const [mixes] = await conn.query<RowDataPacket[]>('SELECT mix_id, mix_status, instance_id FROM mix');
+      expect(mixes.filter((m) => m.mix_status !== 'SUCCESS')).toEqual([]);
+      expect(mixes.map((m) => m.mix_id).sort()).toEqual([...mixIds].sort());
+      // Mixes were served by more than one process lifetime of the pool.
+      expect(new Set(mixes.map((m) => m.instance_id)).size).toBeGreaterThanOrEqual(2);
+      const [txidRows] = await conn.query<RowDataPacket[]>('SELECT txid FROM mix_txid');
+      expect(txidRows.map((r) => r.txid).sort()).toEqual([...txids].sort());
+      const [blames] = await conn.query<RowDataPacket[]>('SELECT identifier, reason, instance_id FROM blame');
+      expect(blames).toEqual([]);
+      const [bans] = await conn.query<RowDataPacket[]>('SELECT identifier FROM ban');
+      expect(bans).toEqual([]);
+    } finally {
+      await conn.end();
+    }
+    expect(recorder.overlaps()).toEqual([]);
+  });
+});
