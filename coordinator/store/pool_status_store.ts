@@ -1,12 +1,15 @@
 /**
- * Live pool status shared through MySQL (`pool_status`, migration 002): the
- * instance serving a pool publishes its mix status and counts every couple of
- * seconds, and every instance reads the fresh rows to answer
+ * Live pool status shared through MySQL (`pool_status`, migrations 002 and
+ * 003): the instance serving a pool publishes its mix status and counts (the
+ * registered total and, since 003, the must-mix and liquidity queue sizes)
+ * every couple of seconds, and every instance reads the fresh rows to answer
  * `GET /rest/pools` for the pools it does not serve. A write only lands while
  * the writer holds the pool's lease (`pool_lease` owner, `lease_until > NOW(3)`),
  * so a stepped-down instance cannot overwrite its successor's status; with
  * clustering disabled (no instance id) writes are unconditional. Ages are
- * measured with the database clock.
+ * measured with the database clock. The queue sizes of a row last upserted by
+ * an older release (which does not write them) read as null, see
+ * migration 003.
  *
  * @module
  */
@@ -16,9 +19,23 @@ import type { PoolSnapshot } from '#coordinator/mix/mix_engine.ts';
 import type { MixStatus } from '#coordinator/mix/types.ts';
 import type { LivePoolSource, LivePoolStatus } from '#coordinator/rest/pools_route.ts';
 
+/** A pool's status as its owner last published it in `pool_status`. */
+export interface PublishedPoolStatus extends LivePoolStatus {
+  instanceId: string;
+  mixId: string;
+  /** Must-mix inputs waiting in the queue; null when the publisher did not write it (older release). */
+  nbMustMixQueued: number | null;
+  /** Liquidity (remix) inputs waiting in the queue; null when the publisher did not write it (older release). */
+  nbLiquidityQueued: number | null;
+}
+
+const INSERT_COLUMNS = `pool_status (pool_id, instance_id, mix_id, mix_status, elapsed_ms, nb_confirmed, nb_registered,
+  nb_must_mix_queued, nb_liquidity_queued, updated_at, queues_at)`;
+
 const UPSERT_COLUMNS = `ON DUPLICATE KEY UPDATE instance_id = VALUES(instance_id), mix_id = VALUES(mix_id),
   mix_status = VALUES(mix_status), elapsed_ms = VALUES(elapsed_ms), nb_confirmed = VALUES(nb_confirmed),
-  nb_registered = VALUES(nb_registered), updated_at = VALUES(updated_at)`;
+  nb_registered = VALUES(nb_registered), nb_must_mix_queued = VALUES(nb_must_mix_queued),
+  nb_liquidity_queued = VALUES(nb_liquidity_queued), updated_at = VALUES(updated_at), queues_at = VALUES(queues_at)`;
 
 /** Reads and writes `pool_status`. */
 export class PoolStatusStore {
@@ -47,17 +64,19 @@ export class PoolStatusStore {
         Math.max(0, Math.round(s.elapsedTime)),
         s.nbConfirmed,
         s.nbRegistered,
+        s.nbMustMixQueued,
+        s.nbLiquidityQueued,
       ];
       const [res] = await this.#db.query<ResultSetHeader>(
         instanceId === null
           ? {
-              sql: `INSERT INTO pool_status (pool_id, instance_id, mix_id, mix_status, elapsed_ms, nb_confirmed, nb_registered, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, NOW(3)) ${UPSERT_COLUMNS}`,
+              sql: `INSERT INTO ${INSERT_COLUMNS}
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(3), NOW(3)) ${UPSERT_COLUMNS}`,
               timeout: this.#timeoutMs,
             }
           : {
-              sql: `INSERT INTO pool_status (pool_id, instance_id, mix_id, mix_status, elapsed_ms, nb_confirmed, nb_registered, updated_at)
-                    SELECT ?, ?, ?, ?, ?, ?, ?, NOW(3) FROM pool_lease
+              sql: `INSERT INTO ${INSERT_COLUMNS}
+                    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(3), NOW(3) FROM pool_lease
                      WHERE pool_id = ? AND owner = ? AND lease_until > NOW(3) ${UPSERT_COLUMNS}`,
               timeout: this.#timeoutMs,
             },
@@ -69,10 +88,13 @@ export class PoolStatusStore {
   }
 
   /** Fresh statuses (updated within `maxAgeMs`), elapsed time advanced to now (DB clock). */
-  async read(maxAgeMs: number): Promise<Map<string, LivePoolStatus & { instanceId: string; mixId: string }>> {
+  async read(maxAgeMs: number): Promise<Map<string, PublishedPoolStatus>> {
+    // NOW(3) is one value per statement, so a publication of this release writes queues_at = updated_at
     const [rows] = await this.#db.query<RowDataPacket[]>(
       {
         sql: `SELECT pool_id, instance_id, mix_id, mix_status, nb_confirmed, nb_registered,
+                     CASE WHEN queues_at = updated_at THEN nb_must_mix_queued END AS nb_must_mix_queued,
+                     CASE WHEN queues_at = updated_at THEN nb_liquidity_queued END AS nb_liquidity_queued,
                      elapsed_ms + TIMESTAMPDIFF(MICROSECOND, updated_at, NOW(3)) DIV 1000 AS elapsed
                 FROM pool_status WHERE updated_at > NOW(3) - INTERVAL ? MICROSECOND`,
         timeout: this.#timeoutMs,
@@ -89,6 +111,8 @@ export class PoolStatusStore {
           elapsedTime: Number(r.elapsed),
           nbConfirmed: Number(r.nb_confirmed),
           nbRegistered: Number(r.nb_registered),
+          nbMustMixQueued: r.nb_must_mix_queued == null ? null : Number(r.nb_must_mix_queued),
+          nbLiquidityQueued: r.nb_liquidity_queued == null ? null : Number(r.nb_liquidity_queued),
         },
       ]),
     );

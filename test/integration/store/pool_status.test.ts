@@ -2,7 +2,9 @@
  * `pool_status` on the real MariaDB: the serving instance's publications are
  * read back by any instance with the elapsed time advanced on the DB clock,
  * stale rows are ignored, a publisher that lost the pool's lease cannot
- * overwrite its successor, and the live source merges local and shared data.
+ * overwrite its successor, the must-mix and liquidity queue sizes round-trip
+ * (and read as unknown after an older release's upsert, migration 003), and
+ * the live source merges local and shared data.
  */
 import type { Pool } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -103,6 +105,58 @@ describe('PoolStatusStore', () => {
     });
     expect(p1.elapsedTime).toBeGreaterThanOrEqual(5250);
     expect(p1.elapsedTime).toBeLessThan(15_000);
+  });
+
+  it('round-trips the must-mix and liquidity queue sizes separately', async () => {
+    await lease('p1', 'inst-a', 60_000);
+    await store.publish('inst-a', [
+      snapshot('p1', { nbConfirming: 2, nbMustMixQueued: 7, nbLiquidityQueued: 4, nbRegistered: 13 }),
+    ]);
+    expect((await store.read(10_000)).get('p1')).toMatchObject({
+      nbRegistered: 13,
+      nbMustMixQueued: 7,
+      nbLiquidityQueued: 4,
+    });
+    // the next publication overwrites both
+    await store.publish('inst-a', [
+      snapshot('p1', { nbConfirming: 0, nbMustMixQueued: 0, nbLiquidityQueued: 9, nbRegistered: 9 }),
+    ]);
+    expect((await store.read(10_000)).get('p1')).toMatchObject({
+      nbRegistered: 9,
+      nbMustMixQueued: 0,
+      nbLiquidityQueued: 9,
+    });
+  });
+
+  it("reads the queue sizes as unknown once an older release's publication (002 columns only) lands", async () => {
+    // what a release without migration 003 runs (unconditional variant), verbatim
+    const oldPublish = (poolId: string, nbRegistered: number) =>
+      pool.query(
+        `INSERT INTO pool_status (pool_id, instance_id, mix_id, mix_status, elapsed_ms, nb_confirmed, nb_registered, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, NOW(3)) ON DUPLICATE KEY UPDATE instance_id = VALUES(instance_id), mix_id = VALUES(mix_id),
+         mix_status = VALUES(mix_status), elapsed_ms = VALUES(elapsed_ms), nb_confirmed = VALUES(nb_confirmed),
+         nb_registered = VALUES(nb_registered), updated_at = VALUES(updated_at)`,
+        [poolId, 'inst-old', 'c'.repeat(32), 'CONFIRM_INPUT', 0, 0, nbRegistered],
+      );
+    await store.publish(null, [
+      snapshot('p1', { nbMustMixQueued: 5, nbLiquidityQueued: 3, nbRegistered: 8 }),
+    ]);
+    await new Promise((r) => setTimeout(r, 20)); // a later NOW(3)
+    await oldPublish('p1', 2); // an older owner took over: its upsert leaves the 003 columns as they were
+    await oldPublish('p2', 4); // a row only an older release ever wrote
+    const read = await store.read(10_000);
+    expect(read.get('p1')).toMatchObject({
+      instanceId: 'inst-old',
+      nbRegistered: 2,
+      nbMustMixQueued: null,
+      nbLiquidityQueued: null,
+    });
+    expect(read.get('p2')).toMatchObject({ nbRegistered: 4, nbMustMixQueued: null, nbLiquidityQueued: null });
+    // this release publishing again makes them known again
+    await store.publish(null, [
+      snapshot('p1', { nbMustMixQueued: 1, nbLiquidityQueued: 6, nbRegistered: 7 }),
+    ]);
+    expect((await store.read(10_000)).get('p1')).toMatchObject({ nbMustMixQueued: 1, nbLiquidityQueued: 6 });
   });
 
   it('ignores stale rows', async () => {
