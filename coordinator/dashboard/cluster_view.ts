@@ -2,7 +2,8 @@
  * The dashboard's read model: the whole cluster as the shared database shows
  * it, whichever instance serves the page — instances (state, URLs,
  * heartbeat age, version), pool ownership (owner, epoch, lease time left),
- * each pool's published live status (phase, elapsed, queues), recent mixes
+ * each pool's published live status (phase, elapsed, must-mix and liquidity
+ * queue sizes, registered total), recent mixes
  * with txids, active bans and recent blames. Built only from existing
  * repositories; all ages are on the database clock.
  *
@@ -33,6 +34,10 @@ export interface PoolView {
     nbConfirmed: number;
     /** Invited-but-unconfirmed + queued must-mix + queued liquidity. */
     nbRegistered: number;
+    /** Must-mix inputs queued (null: published by a release that does not report it). */
+    nbMustMixQueued: number | null;
+    /** Liquidity inputs queued (null: published by a release that does not report it). */
+    nbLiquidityQueued: number | null;
   } | null;
 }
 
@@ -115,6 +120,8 @@ export async function readClusterView(src: ClusterViewSources): Promise<ClusterV
             elapsedMs: s.elapsedTime,
             nbConfirmed: s.nbConfirmed,
             nbRegistered: s.nbRegistered,
+            nbMustMixQueued: s.nbMustMixQueued,
+            nbLiquidityQueued: s.nbLiquidityQueued,
           }
         : null,
     };

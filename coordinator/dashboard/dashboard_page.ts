@@ -41,7 +41,7 @@ export function dashboardPage(title: string, csrf: string): string {
 <button id="logout" type="button">Log out</button></header>
 <main>
 <section><h2>Instances</h2><table id="instances"><thead><tr><th>Instance</th><th>State</th><th>Pools</th><th>Heartbeat age</th><th>Version</th><th>Clear URL</th><th>Onion URL</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Pools</h2><table id="pools"><thead><tr><th>Pool</th><th>Owner</th><th>Epoch</th><th>Lease left</th><th>Mix phase</th><th>Elapsed</th><th>Confirmed</th><th>Registered (invited + queued)</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Pools</h2><table id="pools"><thead><tr><th>Pool</th><th>Owner</th><th>Epoch</th><th>Lease left</th><th>Mix phase</th><th>Elapsed</th><th>Confirmed</th><th>Must-mix queued</th><th>Liquidity queued</th><th>Registered (invited + queued)</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Recent mixes <small id="mix-stats"></small></h2><table id="mixes"><thead><tr><th>Time</th><th>Pool</th><th>Status</th><th>Inputs</th><th>Instance</th><th>Txid / reason</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Active bans</h2><table id="bans"><thead><tr><th>Identifier</th><th>Since</th><th>Until</th><th>Notes</th><th></th></tr></thead><tbody></tbody></table></section>
 <section><h2>Recent blames</h2><table id="blames"><thead><tr><th>Time</th><th>Identifier</th><th>Reason</th><th>Pool</th><th>Mix</th></tr></thead><tbody></tbody></table></section>
@@ -54,6 +54,7 @@ export function dashboardPage(title: string, csrf: string): string {
 export const DASHBOARD_JS = `'use strict';
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 function ms(v) { if (v == null) return ''; const s = Math.round(v / 1000); return s < 120 ? s + ' s' : Math.round(s / 60) + ' min'; }
+function queued(s, n) { return s.mixStatus == null ? '' : n == null ? 'n/a' : n; }
 function time(iso) { return iso ? new Date(iso).toLocaleString() : 'never'; }
 function row(cells, attrs) {
   const tr = document.createElement('tr');
@@ -71,7 +72,7 @@ async function unban(identifier, button) {
 function render(v) {
   document.getElementById('updated').textContent = 'served by ' + (v.servedBy || '?') + ', updated ' + new Date(v.generatedAt).toLocaleTimeString();
   fill('instances', v.instances.map((i) => row([i.id, i.heartbeatAgeMs > 10000 ? i.state + ' (no heartbeat)' : i.state, i.pools.join(', ') || '(idle)', ms(i.heartbeatAgeMs), i.version, i.urlClear, i.urlOnion], { instance: i.id, state: i.state })));
-  fill('pools', v.pools.map((p) => { const s = p.status || {}; return row([p.poolId, p.owner || '(none)', p.epoch, p.leaseHeld ? ms(p.leaseRemainingMs) : 'free', s.mixStatus || '', ms(s.elapsedMs), s.nbConfirmed == null ? '' : s.nbConfirmed + '/' + p.anonymitySet, s.nbRegistered], { pool: p.poolId, owner: p.owner || '' }); }));
+  fill('pools', v.pools.map((p) => { const s = p.status || {}; return row([p.poolId, p.owner || '(none)', p.epoch, p.leaseHeld ? ms(p.leaseRemainingMs) : 'free', s.mixStatus || '', ms(s.elapsedMs), s.nbConfirmed == null ? '' : s.nbConfirmed + '/' + p.anonymitySet, queued(s, s.nbMustMixQueued), queued(s, s.nbLiquidityQueued), s.nbRegistered], { pool: p.poolId, owner: p.owner || '' }); }));
   document.getElementById('mix-stats').textContent = v.stats.nbSuccess + ' successful mixes';
   fill('mixes', v.mixes.map((m) => row([time(m.updated), m.poolId, m.status, m.anonymitySet, m.instanceId, m.txid || m.failReason], { mix: m.mixId, status: m.status })));
   fill('bans', v.bans.map((b) => { const btn = document.createElement('button'); btn.type = 'button'; btn.textContent = 'Unban'; btn.className = 'unban'; btn.addEventListener('click', () => unban(b.identifier, btn)); return row([b.identifier, time(b.created), b.expiration ? time(b.expiration) : 'permanent', b.notes, btn], { identifier: b.identifier }); }));

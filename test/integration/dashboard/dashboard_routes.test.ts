@@ -1,21 +1,27 @@
 /**
  * The dashboard routes on the real MariaDB: login required everywhere, wrong
  * passwords refused and throttled, the state JSON shows the instances, pool
- * owners and bans written by the cluster and store repositories, and unban
- * needs the session's CSRF token and really ends the ban.
+ * owners and bans written by the cluster and store repositories, each pool's
+ * must-mix and liquidity queue sizes as its owner published them (JSON, and
+ * the table the page script renders from it, run here against a minimal
+ * DOM), and unban needs the session's CSRF token and really ends the ban.
  */
+import { runInNewContext } from 'node:vm';
 import type { Hono } from 'hono';
 import { Hono as HonoApp } from 'hono';
 import type { Pool } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceRegistry } from '#coordinator/cluster/instance_registry.ts';
 import { LeaseStore } from '#coordinator/cluster/lease_store.ts';
+import { DASHBOARD_JS } from '#coordinator/dashboard/dashboard_page.ts';
 import { mountDashboard } from '#coordinator/dashboard/mount_dashboard.ts';
 import { hashPassword } from '#coordinator/dashboard/password_hash.ts';
 import { silentLogger } from '#coordinator/log.ts';
+import type { PoolSnapshot } from '#coordinator/mix/mix_engine.ts';
 import { createDbPool } from '#coordinator/store/db_pool.ts';
 import { runMigrations } from '#coordinator/store/migrate.ts';
 import { MySqlMixStore } from '#coordinator/store/mix_store.ts';
+import { PoolStatusStore } from '#coordinator/store/pool_status_store.ts';
 import { testPool } from '#test/integration/mix/mix_harness.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 
@@ -53,6 +59,107 @@ async function login(password = PASSWORD): Promise<Response> {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ user: 'operator', password }).toString(),
   });
+}
+
+/** The smallest DOM the page script uses: elements with children, dataset and textContent. */
+class FakeElement {
+  children: FakeElement[] = [];
+  dataset: Record<string, string> = {};
+  textContent = '';
+  disabled = false;
+  type = '';
+  className = '';
+  readonly tagName: string;
+  constructor(tagName: string) {
+    this.tagName = tagName;
+  }
+  append(...nodes: FakeElement[]): void {
+    this.children.push(...nodes);
+  }
+  replaceChildren(...nodes: FakeElement[]): void {
+    this.children = nodes;
+  }
+  addEventListener(): void {}
+}
+
+/**
+ * Runs the page script (`/dashboard/assets/app.js` as served) against a fake
+ * DOM whose `fetch` goes to the app with the session cookie, and returns the
+ * pools table: header texts (parsed from the page HTML) and one row per pool
+ * (cell texts by header).
+ */
+async function renderPools(cookie: string): Promise<Map<string, Record<string, string>>> {
+  const html = await (await app.request('/dashboard', { headers: { cookie } })).text();
+  const thead = /<table id="pools"><thead><tr>(.*?)<\/tr><\/thead>/.exec(html)?.[1] ?? '';
+  const headers = [...thead.matchAll(/<th>(.*?)<\/th>/g)].map((m) => m[1]!);
+  const script = await (await app.request('/dashboard/assets/app.js')).text();
+  expect(script).toBe(DASHBOARD_JS);
+  const tbodies = new Map<string, FakeElement>();
+  const byId = new Map<string, FakeElement>();
+  const document = {
+    querySelector(sel: string) {
+      if (sel === 'meta[name="csrf-token"]') return { content: 'csrf' };
+      const m = /^#(\w[\w-]*) tbody$/.exec(sel);
+      if (!m) throw new Error(`unexpected selector ${sel}`);
+      if (!tbodies.has(m[1]!)) tbodies.set(m[1]!, new FakeElement('tbody'));
+      return tbodies.get(m[1]!);
+    },
+    getElementById(id: string) {
+      if (!byId.has(id)) byId.set(id, new FakeElement('span'));
+      return byId.get(id);
+    },
+    createElement: (tag: string) => new FakeElement(tag),
+  };
+  const fetchFromApp = (url: string, init?: RequestInit) =>
+    app.request(url, { ...init, headers: { ...(init?.headers as Record<string, string>), cookie } });
+  runInNewContext(script, {
+    document,
+    Node: FakeElement,
+    fetch: fetchFromApp,
+    location: { href: '' },
+    alert: () => undefined,
+    setInterval: () => 0,
+  });
+  const deadline = Date.now() + 5000;
+  while (!tbodies.get('pools')?.children.length) {
+    if (Date.now() > deadline)
+      throw new Error(`pools table not rendered: ${byId.get('updated')?.textContent}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const rows = new Map<string, Record<string, string>>();
+  for (const tr of tbodies.get('pools')!.children) {
+    expect(tr.children.length).toBe(headers.length);
+    rows.set(tr.dataset.pool!, Object.fromEntries(headers.map((h, i) => [h, tr.children[i]!.textContent])));
+  }
+  return rows;
+}
+
+/** A served pool's engine snapshot with the given counts. */
+function snapshot(poolId: string, over: Partial<PoolSnapshot>): PoolSnapshot {
+  return {
+    poolId,
+    denomination: 1_000_000,
+    feeValue: 50_000,
+    mustMixBalanceMin: 1_000_102,
+    mustMixBalanceCap: 1_009_500,
+    mustMixBalanceMax: 1_010_000,
+    minAnonymitySet: 3,
+    minMustMix: 1,
+    mixAnonymitySet: 3,
+    mixId: 'f'.repeat(32),
+    mixStatus: 'CONFIRM_INPUT',
+    elapsedTime: 3000,
+    nbConfirmed: 1,
+    nbRegistered: 0,
+    nbMustMixQueued: 0,
+    nbLiquidityQueued: 0,
+    nbConfirming: 0,
+    nbConfirmedMustMix: 1,
+    nbConfirmedLiquidity: 0,
+    minerFeeAccumulated: 0,
+    served: true,
+    ...over,
+  };
 }
 
 beforeAll(async () => {
@@ -134,6 +241,43 @@ describe('dashboard after login', () => {
       ]),
     );
     expect(view.bans.map((b) => b.identifier)).toContain(TXID);
+  });
+
+  it("shows each pool's must-mix and liquidity queue sizes as its owner published them (JSON and page)", async () => {
+    // inst-2 holds pool-a: its publication lands; pool-b has no owner and no status
+    const written = await new PoolStatusStore(db).publish('inst-2', [
+      snapshot('pool-a', { nbConfirming: 1, nbMustMixQueued: 4, nbLiquidityQueued: 2, nbRegistered: 7 }),
+    ]);
+    expect(written).toEqual(['pool-a']);
+    const res = await app.request('/dashboard/api/state', { headers: { cookie } });
+    expect(res.status).toBe(200);
+    const view = (await res.json()) as {
+      pools: Array<{ poolId: string; status: Record<string, unknown> | null }>;
+    };
+    expect(view.pools.find((p) => p.poolId === 'pool-a')?.status).toMatchObject({
+      instanceId: 'inst-2',
+      mixStatus: 'CONFIRM_INPUT',
+      nbConfirmed: 1,
+      nbRegistered: 7,
+      nbMustMixQueued: 4,
+      nbLiquidityQueued: 2,
+    });
+    expect(view.pools.find((p) => p.poolId === 'pool-b')?.status).toBeNull();
+
+    const rows = await renderPools(cookie);
+    expect(rows.get('pool-a')).toMatchObject({
+      Owner: 'inst-2',
+      'Mix phase': 'CONFIRM_INPUT',
+      Confirmed: '1/3',
+      'Must-mix queued': '4',
+      'Liquidity queued': '2',
+      'Registered (invited + queued)': '7',
+    });
+    expect(rows.get('pool-b')).toMatchObject({
+      Owner: '(none)',
+      'Must-mix queued': '',
+      'Liquidity queued': '',
+    });
   });
 
   it('refuses an unban without the CSRF token or with a bad identifier, and ends the ban with it', async () => {
