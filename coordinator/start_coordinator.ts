@@ -54,12 +54,16 @@ import {
   PoolStatusStore,
   startPoolStatusPublisher,
 } from '#coordinator/store/pool_status_store.ts';
+import { retryMixResults } from '#coordinator/store/result_retry.ts';
 import { type HttpServerHandle, startHttpServer } from '#coordinator/transport/http_server.ts';
 import type { NetworkName } from '#shared/bitcoin/network.ts';
 import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /** Software version (package.json), recorded in the instance registry. */
+/** Longest wait, at each step of a stop, for mix results still pending from a database outage. */
+const RESULT_FLUSH_MS = 5000;
+
 export const COORDINATOR_VERSION: string = pkg.version;
 
 /** `getblockchaininfo.chain` values accepted per network (Bitcoin Core names, then btcd names). */
@@ -170,7 +174,10 @@ export async function startCoordinator(
   const metrics = createMetrics({ labels: config.instanceId ? { instance: config.instanceId } : undefined });
   // operational metrics (coordinator/instance_metrics.ts): sessions, registrations, phases, leases, latencies
   const ops = createInstanceMetrics(metrics.registry);
-  const store = instrumentStore(timeStore(new MySqlMixStore(db), ops), metrics);
+  // a mix result that meets a database outage is retried in the background (coordinator/store/result_retry.ts)
+  const store = retryMixResults(instrumentStore(timeStore(new MySqlMixStore(db), ops), metrics), {
+    logger: log.child({ module: 'store' }),
+  });
   let engine: MixEngine | null = null;
   let server: HttpServerHandle | null = null;
   let cluster: ClusterHandle | null = null;
@@ -340,11 +347,15 @@ export async function startCoordinator(
           stopPhaseWatch();
           log.info({ mode }, 'coordinator stopping');
           try {
+            // results still pending from a database outage are written before the leases go
+            await store.flush(RESULT_FLUSH_MS);
             if (mode === 'drain') await startedCluster.drain();
             else await startedCluster.stop();
           } catch (err) {
             log.error({ err }, 'cluster stop failed');
           }
+          await store.flush(RESULT_FLUSH_MS);
+          store.close();
           await startedPublisher
             ?.stop({ withdraw: true })
             .catch((err: unknown) => log.error({ err }, 'directory withdraw failed'));
