@@ -278,6 +278,22 @@ describe('dashboard after login', () => {
       'Must-mix queued': '',
       'Liquidity queued': '',
     });
+
+    // a row published by a release before migration 003 (no queue sizes): total shown, split unknown
+    await db.query(
+      `INSERT INTO pool_status (pool_id, instance_id, mix_id, mix_status, elapsed_ms, nb_confirmed, nb_registered, updated_at)
+       VALUES ('pool-b', 'inst-old', ?, 'CONFIRM_INPUT', 0, 0, 5, NOW(3))`,
+      ['e'.repeat(32)],
+    );
+    try {
+      expect((await renderPools(cookie)).get('pool-b')).toMatchObject({
+        'Must-mix queued': 'n/a',
+        'Liquidity queued': 'n/a',
+        'Registered (invited + queued)': '5',
+      });
+    } finally {
+      await db.query("DELETE FROM pool_status WHERE pool_id = 'pool-b'");
+    }
   });
 
   it('refuses an unban without the CSRF token or with a bad identifier, and ends the ban with it', async () => {
