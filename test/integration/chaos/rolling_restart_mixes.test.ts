@@ -21,13 +21,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MixHandle, type MixOutcome, type MixPhase, WhirlpoolClient } from '#client/api.ts';
-import type { MixUtxo } from '#client/mix/mix_types.ts';
+import type { MixPhase } from '#client/api.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
 import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
 import { baseCoordinatorEnv, singlePoolFile } from '#test/support/coordinator_env.ts';
 import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
 import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
+import { type MixingWallets, prepareMixingWallets } from '#test/support/mixing_wallets.ts';
 import { freePort } from '#test/support/ports.ts';
 import { ServeRecorder } from '#test/support/serve_recorder.ts';
 
@@ -40,12 +40,6 @@ const INSTANCES = ['a', 'b', 'c'] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Outcome {
-  wallet: number;
-  utxo: string;
-  outcome: MixOutcome;
-}
-
 describe('rolling restart of every instance while clients mix', () => {
   let db: TestDatabase;
   let btcd: BtcdNode;
@@ -55,15 +49,13 @@ describe('rolling restart of every instance while clients mix', () => {
   const procs = new Map<string, CoordinatorProcess>();
   const allProcs: CoordinatorProcess[] = [];
   const ports = new Map<string, number>();
-  const outcomes: Outcome[] = [];
-  const handles = new Set<MixHandle>();
+  let wallets: MixingWallets | null = null;
   /** Phases seen since the last reset, per wallet (to stop an owner in the middle of a mix). */
   const recentPhases: MixPhase[][] = Array.from({ length: WALLETS }, () => []);
 
   const url = (id: string) => `http://127.0.0.1:${ports.get(id)}`;
-  const logs = () =>
-    allProcs.map((p) => `--- ${p.instanceId}:\n${p.output().slice(-2500)}`).join('\n');
-  const successes = () => outcomes.filter((o) => o.outcome.status === 'SUCCESS').length;
+  const logs = () => allProcs.map((p) => `--- ${p.instanceId}:\n${p.output().slice(-2500)}`).join('\n');
+  const successes = () => wallets?.successes().length ?? 0;
   const owner = () => recorder.servingNow(POOL_ID);
 
   async function start(id: string): Promise<CoordinatorProcess> {
@@ -84,22 +76,10 @@ describe('rolling restart of every instance while clients mix', () => {
       if (Date.now() > until) {
         throw new Error(
           `Timed out waiting for: ${what}; owner ${owner().join(',') || '-'}; ${successes()} mixes; ` +
-            `outcomes ${JSON.stringify(outcomes.map((o) => o.outcome.status))}\n${logs()}`,
+            `outcomes ${JSON.stringify(wallets?.outcomes.map((o) => o.outcome.status))}\n${logs()}`,
         );
       }
       await sleep(50);
-    }
-  }
-
-  /** Mixes the wallet's premix UTXOs one after the other; each mix retries until it ends. */
-  async function mixAll(wallet: number, client: WhirlpoolClient, utxos: MixUtxo[]): Promise<void> {
-    for (const utxo of utxos) {
-      const h = client.mix(utxo, { poolId: POOL_ID, retryDelayMs: 500 });
-      handles.add(h);
-      h.on('phase', (p) => recentPhases[wallet]!.push(p));
-      const outcome = await h.done;
-      handles.delete(h);
-      outcomes.push({ wallet, utxo: `${utxo.txid}:${utxo.vout}`, outcome });
     }
   }
 
@@ -130,7 +110,7 @@ describe('rolling restart of every instance while clients mix', () => {
   });
 
   afterAll(async () => {
-    for (const h of handles) h.stop();
+    wallets?.stop();
     for (const p of procs.values()) p.signal('SIGKILL');
     await Promise.all([...procs.values()].map((p) => p.exit));
     await btcd?.stop();
@@ -144,40 +124,21 @@ describe('rolling restart of every instance while clients mix', () => {
     await waitUntil('a serves the pool', () => owner().join() === 'a');
     await Promise.all([start('b'), start('c')]);
 
-    const clients = Array.from(
-      { length: WALLETS },
-      (_, i) =>
-        new WhirlpoolClient({
-          serverUrl: url(INSTANCES[i]!),
-          wallet: Wallet.fromMnemonic(Wallet.generateMnemonic(), { network: 'regtest' }),
-          rpc: btcd.rpc,
-          transport: i === 1 ? 'sockjs' : 'websocket',
-          acceptRedirect: i !== 0,
-          reconnectDelayMs: 500,
-          reconnectUntilMs: 60_000,
-        }),
-    );
-    await btcd.wallet.fundMany(
-      clients.map((c) => ({
-        address: c.wallet.account('deposit').nextKey(0).address,
-        sats: BigInt(PREMIX_PER_WALLET * 1_010_000 + 100_000),
+    const w = await prepareMixingWallets({
+      btcd,
+      poolId: POOL_ID,
+      denomination: DENOMINATION,
+      premixPerWallet: PREMIX_PER_WALLET,
+      retries: 0,
+      wallets: INSTANCES.map((id, i) => ({
+        url: url(id),
+        acceptRedirect: i !== 0,
+        transport: i === 1 ? 'sockjs' : 'websocket',
       })),
-    );
-    await btcd.mine(1);
-    const premix: MixUtxo[][] = [];
-    for (const c of clients) {
-      const tx0 = await c.tx0({
-        poolId: POOL_ID,
-        utxos: await c.utxos('deposit'),
-        feeRate: 2,
-        maxOutputs: PREMIX_PER_WALLET,
-      });
-      expect(tx0.premixOutputs).toHaveLength(PREMIX_PER_WALLET);
-      premix.push(c.premixUtxos(tx0));
-    }
-    await btcd.mine(1);
-
-    const workers = Promise.all(clients.map((c, i) => mixAll(i, c, premix[i]!)));
+    });
+    wallets = w;
+    w.onPhase((wallet, phase) => recentPhases[wallet]!.push(phase));
+    const workers = w.run();
     await waitUntil('a first mix', () => successes() >= 1, 90_000);
 
     // Rolling restart: the current owner first whenever it was not restarted yet.
@@ -214,14 +175,14 @@ describe('rolling restart of every instance while clients mix', () => {
     ]);
     console.log(`rolling restart: ${JSON.stringify(exits)}; ${successes()} client successes`);
 
-    // Every client outcome is SUCCESS; each wallet mixed every UTXO once.
+    // Every client outcome is SUCCESS at the first try; each wallet mixed every UTXO once.
     expect(
-      outcomes.filter((o) => o.outcome.status !== 'SUCCESS'),
+      w.outcomes.filter((o) => o.outcome.status !== 'SUCCESS' || o.attempts !== 1),
       logs(),
     ).toEqual([]);
-    expect(outcomes).toHaveLength(WALLETS * PREMIX_PER_WALLET);
+    expect(w.outcomes).toHaveLength(WALLETS * PREMIX_PER_WALLET);
     expect(exits.filter((e) => e.wasOwner).length).toBeGreaterThanOrEqual(1);
-    const ok = outcomes.map((o) => o.outcome as Extract<MixOutcome, { status: 'SUCCESS' }>);
+    const ok = w.successes();
     const mixIds = [...new Set(ok.map((o) => o.mixId))];
     const txids = [...new Set(ok.map((o) => o.receiveUtxo.txid))];
     expect(mixIds).toHaveLength(PREMIX_PER_WALLET);

@@ -389,7 +389,9 @@ describe('MixSession against a fake coordinator', () => {
       }
     };
     const phases: MixPhase[] = [];
-    const s = h.session({ rest: new CoordinatorRest({ serverUrl: server.url, registerOutputFetch: slowFetch }) });
+    const s = h.session({
+      rest: new CoordinatorRest({ serverUrl: server.url, registerOutputFetch: slowFetch }),
+    });
     s.on('phase', (p) => phases.push(p));
     const outcomeP = s.run();
     const conn = await server.connection(1);
