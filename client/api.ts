@@ -243,21 +243,29 @@ export class WhirlpoolClient {
 
   /**
    * Runs a pool-independent REST call: on the fixed coordinator, or on a random
-   * live instance of the directory (once more on another one, after a refresh,
-   * when that instance cannot be reached).
+   * live instance of the directory. When that instance cannot be reached it is
+   * reported to the locator (avoided for a while) and the call goes to another
+   * listed instance, the directory refreshed before the first retry; the error
+   * is thrown once no untried instance is left.
    */
   async #callRest<T>(call: (rest: CoordinatorRest) => Promise<T>): Promise<T> {
     if (this.rest) {
       this.#restUrl = this.rest.serverUrl;
       return call(this.rest);
     }
-    this.#restUrl = await this.locator.restUrl();
-    try {
-      return await call(this.#restFor(this.#restUrl));
-    } catch (err) {
-      if (!(err instanceof CoordinatorRestError) || err.status !== null) throw err;
-      this.#restUrl = await this.locator.restUrl({ refresh: true });
-      return call(this.#restFor(this.#restUrl));
+    const tried = new Set<string>();
+    let url = await this.locator.restUrl();
+    for (;;) {
+      this.#restUrl = url;
+      try {
+        return await call(this.#restFor(url));
+      } catch (err) {
+        if (!(err instanceof CoordinatorRestError) || err.status !== null) throw err;
+        tried.add(url);
+        this.locator.reportUnreachable(url);
+        url = await this.locator.restUrl({ refresh: tried.size === 1 });
+        if (tried.has(url)) throw err;
+      }
     }
   }
 

@@ -24,6 +24,8 @@ export interface CoordinatorLocator {
   restUrl(opts?: { refresh?: boolean }): Promise<string>;
   /** Base URL of the instance serving `poolId`. */
   mixUrl(poolId: string, hint?: LocateHint): Promise<string>;
+  /** A REST call to `url` (from {@link restUrl}) could not reach it: avoid it for a while. */
+  reportUnreachable(url: string): void;
 }
 
 /** One fixed coordinator URL (0.23 behaviour). */
@@ -37,6 +39,9 @@ export class FixedLocator implements CoordinatorLocator {
   }
   mixUrl(): Promise<string> {
     return Promise.resolve(this.url);
+  }
+  reportUnreachable(): void {
+    // one URL: nothing else to try
   }
 }
 
@@ -60,16 +65,45 @@ export function isVerificationFailure(err: unknown): err is DiscoveryError {
   );
 }
 
-/** Locates coordinators through the verified directory. */
+/** Options of {@link DirectoryLocator}. */
+export interface DirectoryLocatorOptions {
+  /**
+   * How long (ms) an instance URL reported unreachable is avoided for REST
+   * calls (default 60 000: the default directory record TTL, after which the
+   * record of a killed instance has left the directory).
+   */
+  avoidUnreachableMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Locates coordinators through the verified directory. REST calls avoid the
+ * instances recently reported unreachable: the record of an instance killed
+ * without withdrawing it stays in the directory until it expires, and picking
+ * among all listed instances would keep sending REST calls to the dead one.
+ */
 export class DirectoryLocator implements CoordinatorLocator {
   readonly directory: DirectoryClient;
+  readonly #avoidMs: number;
+  readonly #now: () => number;
+  /** Base URL → when a REST call last failed to reach it. */
+  readonly #unreachable = new Map<string, number>();
 
-  constructor(directory: DirectoryClient) {
+  constructor(directory: DirectoryClient, opts: DirectoryLocatorOptions = {}) {
     this.directory = directory;
+    this.#avoidMs = opts.avoidUnreachableMs ?? 60_000;
+    this.#now = opts.now ?? Date.now;
   }
 
   async restUrl(opts: { refresh?: boolean } = {}): Promise<string> {
-    return (await this.directory.randomInstance(opts)).url;
+    const now = this.#now();
+    for (const [url, at] of this.#unreachable) if (now - at >= this.#avoidMs) this.#unreachable.delete(url);
+    if (this.#unreachable.size === 0) return (await this.directory.randomInstance(opts)).url;
+    return (await this.directory.randomInstance({ ...opts, exclude: new Set(this.#unreachable.keys()) })).url;
+  }
+
+  reportUnreachable(url: string): void {
+    this.#unreachable.set(url, this.#now());
   }
 
   /**

@@ -308,11 +308,20 @@ export class DirectoryClient {
     return { ...inst, poolId, epoch: owner.epoch };
   }
 
-  /** A random instance (preferring `active` ones) for pool-independent calls such as `/rest/pools`. */
-  async randomInstance(opts: { refresh?: boolean } = {}): Promise<DiscoveredInstance> {
+  /**
+   * A random instance (preferring `active` ones) for pool-independent calls
+   * such as `/rest/pools`. `exclude` names base URLs to avoid (instances the
+   * caller could not reach: a killed instance's record stays listed until it
+   * expires); they are still handed out when no other instance is listed.
+   */
+  async randomInstance(
+    opts: { refresh?: boolean; exclude?: ReadonlySet<string> } = {},
+  ): Promise<DiscoveredInstance> {
     let dir = this.current();
     if (!dir || opts.refresh) dir = (await this.refresh()).directory;
-    const all = [...dir.instances.values()].map((r) => this.#instance(r)).filter((i) => i !== null);
+    const listed = [...dir.instances.values()].map((r) => this.#instance(r)).filter((i) => i !== null);
+    const reachable = opts.exclude ? listed.filter((i) => !opts.exclude!.has(i.url)) : listed;
+    const all = reachable.length ? reachable : listed;
     const active = all.filter((i) => i.state === 'active');
     const pick = active.length ? active : all;
     if (!pick.length) throw new DiscoveryError(`The directory lists no instance with a ${this.#network} URL`);

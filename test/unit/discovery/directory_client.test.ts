@@ -275,6 +275,16 @@ describe('DirectoryClient', () => {
     for (let i = 0; i < 5; i++) expect((await c.randomInstance()).instanceId).toBe('b');
   });
 
+  it('randomInstance avoids excluded URLs unless no other instance is listed', async () => {
+    const { c } = client(['https://m1'], { 'https://m1': good }, { random: Math.random });
+    const a = 'https://a.example.org';
+    for (let i = 0; i < 20; i++) {
+      expect((await c.randomInstance({ exclude: new Set([a]) })).instanceId).toBe('b');
+    }
+    const both = new Set([a, 'https://b.example.org']);
+    expect(['a', 'b']).toContain((await c.randomInstance({ exclude: both })).instanceId);
+  });
+
   it('refuses bad construction arguments', () => {
     expect(() => new DirectoryClient({ bootstrapUrls: [], publicKey: pubHex })).toThrow(/at least one/);
     expect(() => new DirectoryClient({ bootstrapUrls: ['ftp://x'], publicKey: pubHex })).toThrow(/http/);
