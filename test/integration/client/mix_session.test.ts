@@ -421,6 +421,48 @@ describe('MixSession against a fake coordinator', () => {
     ]);
   });
 
+  it('reveals its receive address on REVEAL_OUTPUT, then ends MIX_FAILED on FAIL without signing', async () => {
+    server = await FakeCoordinator.start();
+    const h = harness(server);
+    const key = mixKey();
+    const mixId = 'c'.repeat(32);
+    server.onSend = (c, dest, body) => {
+      if (dest === '/ws/registerInput') {
+        c.message('ConfirmInputMixStatusNotification', {
+          status: 'CONFIRM_INPUT',
+          mixId,
+          publicKey64: z85Encode(key.spki),
+        });
+      } else if (dest === '/ws/confirmInput') {
+        const signed = key.sign(z85Decode(String(body.blindedBordereau64)));
+        c.message('ConfirmInputResponse', { mixId, signedBordereau64: z85Encode(signed) });
+        c.message('RegisterOutputMixStatusNotification', {
+          status: 'REGISTER_OUTPUT',
+          mixId,
+          inputsHash: mixTx(h.utxo, h.receive.reserved[0]!).inputsHash,
+        });
+      }
+    };
+    const phases: MixPhase[] = [];
+    const s = h.session();
+    s.on('phase', (p) => phases.push(p));
+    const outcomeP = s.run();
+    const conn = await server.connection(1);
+    while (h.posted.length === 0) await new Promise((r) => setTimeout(r, 10));
+    // Another input registered no output: the coordinator asks everyone to reveal (spec §3.7).
+    conn.message('RevealOutputMixStatusNotification', { status: 'REVEAL_OUTPUT', mixId });
+    const reveal = await conn.sent('/ws/revealOutput');
+    expect(reveal).toEqual({ mixId, receiveAddress: h.receive.reserved[0] });
+    conn.message('FailMixStatusNotification', { status: 'FAIL', mixId });
+    expect(await outcomeP).toMatchObject({ status: 'FAIL', reason: 'MIX_FAILED' });
+    expect(phases).toContain('REVEALED_OUTPUT');
+    expect(phases).not.toContain('SIGNING');
+    expect(phases.at(-1)).toBe('FAIL');
+    // The address was registered (burnt on the coordinator): it stays used, never handed out again.
+    expect(h.receive.confirmed).toEqual([h.receive.reserved[0]]);
+    expect(h.receive.released).toEqual([]);
+  });
+
   it('refuses to sign a mix tx that underpays its output (INTERNAL_ERROR, no SigningRequest)', async () => {
     server = await FakeCoordinator.start();
     const h = harness(server);
