@@ -10,6 +10,7 @@
  * @module
  */
 import {
+  type BootstrapOptions,
   type MixHandle,
   type MixOutcome,
   type MixPhase,
@@ -28,14 +29,31 @@ export interface UtxoOutcome {
   attempts: number;
 }
 
-/** One wallet's client settings. */
-export interface MixingWalletSpec {
-  /** Coordinator URL the client talks to. */
-  url: string;
-  /** Follow redirects (false: an unmodified 0.23 client, relayed by the instance it reaches). */
-  acceptRedirect: boolean;
+/** One wallet's client settings: a fixed coordinator URL, or cluster discovery. */
+export type MixingWalletSpec = {
   transport: MixTransport;
-}
+} & (
+  | {
+      /** Coordinator URL the client talks to. */
+      url: string;
+      /** Follow redirects (false: an unmodified 0.23 client, relayed by the instance it reaches). */
+      acceptRedirect: boolean;
+    }
+  | {
+      /** Bootstrap list and pinned key (the client follows redirects and pool moves). */
+      bootstrap: BootstrapOptions;
+    }
+);
+
+/** Mix phases after which stopping a client would cut a started mix (and get it blamed). */
+const IN_MIX: readonly MixPhase[] = [
+  'CONFIRMED_INPUT',
+  'REGISTERING_OUTPUT',
+  'REGISTERED_OUTPUT',
+  'REVEALED_OUTPUT',
+  'SIGNING',
+  'SIGNED',
+];
 
 /** Options of {@link prepareMixingWallets}. */
 export interface MixingWalletsOptions {
@@ -63,6 +81,12 @@ export interface MixingWallets {
   run(): Promise<void>;
   /** Stops every running mix. */
   stop(): void;
+  /**
+   * Ends the run without cutting a started mix: no new UTXO and no retry;
+   * clients waiting in a queue are stopped at once, clients inside a mix may
+   * finish it for up to `graceMs`, then everything left is stopped.
+   */
+  finish(graceMs: number): Promise<void>;
 }
 
 /** Funds the wallets, makes one Tx0 each (mined), and returns them ready to {@link MixingWallets.run}. */
@@ -70,11 +94,10 @@ export async function prepareMixingWallets(o: MixingWalletsOptions): Promise<Mix
   const clients = o.wallets.map(
     (w) =>
       new WhirlpoolClient({
-        serverUrl: w.url,
+        ...('url' in w ? { serverUrl: w.url, acceptRedirect: w.acceptRedirect } : { bootstrap: w.bootstrap }),
         wallet: Wallet.fromMnemonic(Wallet.generateMnemonic(), { network: 'regtest' }),
         rpc: o.btcd.rpc,
         transport: w.transport,
-        acceptRedirect: w.acceptRedirect,
         reconnectDelayMs: 500,
         reconnectUntilMs: o.reconnectUntilMs ?? 60_000,
       }),
@@ -102,8 +125,10 @@ export async function prepareMixingWallets(o: MixingWalletsOptions): Promise<Mix
 
   const outcomes: UtxoOutcome[] = [];
   const listeners = new Set<(wallet: number, phase: MixPhase) => void>();
-  const handles = new Set<MixHandle>();
+  /** Running handles and the last phase of each. */
+  const handles = new Map<MixHandle, MixPhase | null>();
   let stopped = false;
+  let running: Promise<void> = Promise.resolve();
   const retries = o.retries ?? 5;
 
   async function mixAll(wallet: number): Promise<void> {
@@ -114,8 +139,9 @@ export async function prepareMixingWallets(o: MixingWalletsOptions): Promise<Mix
       do {
         attempts++;
         const h = client.mix(utxo, { poolId: o.poolId, retryDelayMs: 500 });
-        handles.add(h);
+        handles.set(h, null);
         h.on('phase', (p) => {
+          if (handles.has(h)) handles.set(h, p);
           for (const l of listeners) l(wallet, p);
         });
         outcome = await h.done;
@@ -138,12 +164,24 @@ export async function prepareMixingWallets(o: MixingWalletsOptions): Promise<Mix
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    run: async () => {
-      await Promise.all(clients.map((_, i) => mixAll(i)));
+    run() {
+      running = Promise.all(clients.map((_, i) => mixAll(i))).then(() => undefined);
+      return running;
     },
     stop() {
       stopped = true;
-      for (const h of handles) h.stop();
+      for (const h of handles.keys()) h.stop();
+    },
+    async finish(graceMs) {
+      stopped = true;
+      const until = Date.now() + graceMs;
+      for (;;) {
+        for (const [h, phase] of handles) if (phase === null || !IN_MIX.includes(phase)) h.stop();
+        if (handles.size === 0 || Date.now() > until) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (const h of handles.keys()) h.stop();
+      await running;
     },
   };
 }

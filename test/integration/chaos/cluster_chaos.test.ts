@@ -11,15 +11,33 @@
  * one instance; a rolling restart (SIGTERM drain) of every instance. A
  * recorder of serve/unserve events (from the processes' logs) checks after
  * every step that no two instances ever served one pool at the same moment.
+ *
+ * From the second step on, three wallets per pool mix all the time in every
+ * pool (anonymity set 3), as clients given only a bootstrap list (every
+ * instance URL the suite will ever use) and the pinned directory key: they
+ * follow their pool through every fault. After each fault the suite waits
+ * for a new mix in every pool. At the end the wallets stop without cutting a
+ * started mix, and the suite asserts that each successful mix is recorded
+ * exactly once (mix, mix_txid) and mined, and that nobody was blamed or banned.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directoryPublicKey } from '#shared/directory/signing.ts';
 import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
 import { baseCoordinatorEnv, writePoolsFile } from '#test/support/coordinator_env.ts';
 import { type CoordinatorProcess, nowMs, spawnCoordinator } from '#test/support/coordinator_process.ts';
-import { createTestDatabase, mysqlOptionsFromUrl, type TestDatabase } from '#test/support/db.ts';
+import {
+  connectTestDb,
+  createTestDatabase,
+  mysqlOptionsFromUrl,
+  type TestDatabase,
+} from '#test/support/db.ts';
+import { type MixingWallets, prepareMixingWallets } from '#test/support/mixing_wallets.ts';
 import { freePort } from '#test/support/ports.ts';
 import { ServeRecorder } from '#test/support/serve_recorder.ts';
 import { startTcpProxy, type TcpProxy } from '#test/support/tcp_proxy.ts';
@@ -28,7 +46,11 @@ const TTL = 4000;
 const POLL = 1000;
 /** Takeover bound asserted: TTL + one poll, plus 700 ms for process scheduling on a loaded 2-core CI box. */
 const TAKEOVER_BOUND = TTL + POLL + 700;
-const POOLS = ['0.001btc', '0.01btc', '0.05btc', '0.5btc'];
+/** Pool ids; the denomination is the id in BTC (test/support/coordinator_env.ts). */
+const POOLS = ['0.001btc', '0.002btc', '0.005btc', '0.01btc'];
+/** Every instance id the suite starts; their ports are fixed up front so the wallets' bootstrap list covers them. */
+const IDS = ['a', 'b', 'c', 'd', 'e', 'b2', 'c2', 'd2', 'e2'];
+const directoryKey = ed25519.utils.randomSecretKey();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let db: TestDatabase;
@@ -39,12 +61,29 @@ let baseEnv: Record<string, string>;
 const recorder = new ServeRecorder();
 const procs = new Map<string, CoordinatorProcess>();
 const takeovers: Array<{ kind: string; ms: number }> = [];
+const ports = new Map<string, number>();
+/** Three mixing wallets per pool, in the order of POOLS. */
+const wallets: MixingWallets[] = [];
+let workers: Promise<unknown> = Promise.resolve();
+/** Successful client mixes of each pool when each fault was injected. */
+const mixesAfter: Array<{ fault: string; before: number[] }> = [];
+const successes = () => wallets.map((w) => w.successes().length);
+
+/** Waits until every pool completed a mix after `fault` (`before` = {@link successes} when it was injected). */
+async function waitMixAfter(fault: string, before: number[]): Promise<void> {
+  mixesAfter.push({ fault, before });
+  await waitUntil(
+    `a mix in every pool after ${fault}`,
+    () => successes().every((n, i) => n > before[i]!),
+    90_000,
+  );
+}
 
 async function start(
   id: string,
   opts: { skewMs?: number; viaProxy?: boolean; waitStarted?: boolean } = {},
 ): Promise<CoordinatorProcess> {
-  const port = await freePort();
+  const port = ports.get(id)!;
   const p = spawnCoordinator({
     instanceId: id,
     env: {
@@ -102,23 +141,29 @@ async function measureTakeover(
 }
 
 beforeAll(async () => {
-  [db, btcd] = await Promise.all([createTestDatabase('cluster chaos'), startBtcd({ matureBlocks: 1 })]);
+  [db, btcd] = await Promise.all([createTestDatabase('cluster chaos'), startBtcd()]);
   const o = mysqlOptionsFromUrl(db.url);
   proxy = await startTcpProxy({ host: String(o.host), port: Number(o.port) });
   dir = await mkdtemp(join(tmpdir(), 'wp-chaos-'));
-  const poolsFile = await writePoolsFile(dir, POOLS);
+  // anonymity set 3 with must-mix only: the three wallets make a mix
+  const poolsFile = await writePoolsFile(dir, POOLS, { anonymitySet: 3, mustMixMin: 1, liquidityMin: 0 });
   baseEnv = {
     ...baseCoordinatorEnv({ dbUrl: db.url, rpcUrl: btcd.rpcUrl, poolsFile }),
     WHIRLPOOL_TX0_DELAY_MS: '0',
     WHIRLPOOL_LOG_LEVEL: 'info',
     WHIRLPOOL_DRAIN_TIMEOUT_MS: '5000',
+    WHIRLPOOL_DIRECTORY_PRIVATE_KEY: bytesToHex(directoryKey),
   };
+  for (const id of IDS) ports.set(id, await freePort());
 });
 
 afterAll(async () => {
+  for (const w of wallets) w.stop();
   for (const p of procs.values()) p.signal('SIGKILL');
   await Promise.all([...procs.values()].map((p) => p.exit));
-  console.log(`cluster chaos takeovers (ms): ${JSON.stringify(takeovers)}`);
+  console.log(
+    `cluster chaos takeovers (ms): ${JSON.stringify(takeovers)}; client mixes per pool ${JSON.stringify(successes())}`,
+  );
   await proxy?.close();
   await btcd?.stop();
   await db?.drop();
@@ -146,11 +191,39 @@ describe('coordinator cluster under chaos (real processes)', () => {
     expect(serving('e')).toEqual([]);
     expect(allServedOnce()).toBe(true);
     expectNoOverlap();
+
+    // From here on, three wallets per pool mix all the time, knowing only the bootstrap list.
+    const bootstrap = {
+      urls: IDS.map((id) => `http://127.0.0.1:${ports.get(id)}`),
+      directoryPublicKey: bytesToHex(directoryPublicKey(directoryKey)),
+    };
+    for (const poolId of POOLS) {
+      wallets.push(
+        await prepareMixingWallets({
+          btcd,
+          poolId,
+          denomination: Math.round(Number.parseFloat(poolId) * 1e8),
+          premixPerWallet: 60,
+          retries: 1000,
+          wallets: [
+            { bootstrap, transport: 'websocket' },
+            { bootstrap, transport: 'sockjs' },
+            { bootstrap, transport: 'websocket' },
+          ],
+        }),
+      );
+    }
+    workers = Promise.all(wallets.map((w) => w.run()));
+    await waitMixAfter(
+      'the start',
+      POOLS.map(() => 0),
+    );
   });
 
   it('kill -9 of an owner: the idle instance takes its pool within TTL + poll', async () => {
     const pools = serving('a');
     expect(pools.length).toBe(1);
+    const before = successes();
     const killedAt = nowMs();
     procs.get('a')!.signal('SIGKILL');
     recorder.closeInstance('a', killedAt);
@@ -158,11 +231,13 @@ describe('coordinator cluster under chaos (real processes)', () => {
     expect(ms).toBeLessThan(TAKEOVER_BOUND);
     expect(serving('e')).toEqual(pools);
     expectNoOverlap();
+    await waitMixAfter('kill -9', before);
   });
 
   it('SIGSTOP longer than the TTL: the pool moves, and the paused instance steps down when resumed', async () => {
     const pools = serving('b');
     expect(pools.length).toBe(1);
+    const before = successes();
     const stoppedAt = nowMs();
     procs.get('b')!.signal('SIGSTOP');
     try {
@@ -182,11 +257,13 @@ describe('coordinator cluster under chaos (real processes)', () => {
       ['b', 'c', 'd', 'e'].every((i) => serving(i).length === 1),
     );
     expectNoOverlap();
+    await waitMixAfter('SIGSTOP', before);
   });
 
   it('database cut for one instance: it steps down, the others take over, it recovers alone', async () => {
     const pools = serving('d');
     expect(pools.length).toBe(1);
+    const before = successes();
     const cutAt = nowMs();
     proxy.blackhole();
     try {
@@ -202,6 +279,7 @@ describe('coordinator cluster under chaos (real processes)', () => {
       ['b', 'c', 'd', 'e'].every((i) => serving(i).length === 1),
     );
     expectNoOverlap();
+    await waitMixAfter('the database cut', before);
   });
 
   it('rolling restart (SIGTERM drain of every instance in turn) hands pools over without waiting for the TTL', async () => {
@@ -211,6 +289,7 @@ describe('coordinator cluster under chaos (real processes)', () => {
       ['d', 'd2'],
       ['e', 'e2'],
     ] as const) {
+      const before = successes();
       const pools = serving(old);
       const p = procs.get(old)!;
       p.signal('SIGTERM');
@@ -229,6 +308,41 @@ describe('coordinator cluster under chaos (real processes)', () => {
         return allServedOnce() && live.every((i) => serving(i).length === 1);
       });
       expectNoOverlap();
+      await waitMixAfter(`restarting ${old}`, before);
+    }
+  });
+
+  it('the wallets mixed through every fault: each mix recorded once and mined, nobody blamed or banned', async () => {
+    await Promise.all(wallets.map((w) => w.finish(15_000)));
+    await workers;
+    const ok = wallets.flatMap((w) => w.successes());
+    const mixIds = [...new Set(ok.map((o) => o.mixId))];
+    const txids = [...new Set(ok.map((o) => o.receiveUtxo.txid))];
+    console.log(
+      `cluster chaos: ${mixIds.length} mixes; per pool at each fault: ${JSON.stringify(mixesAfter)}`,
+    );
+    // Three outcomes per mix (one per wallet), and one txid per mix.
+    expect(ok.length).toBe(3 * mixIds.length);
+    expect(txids).toHaveLength(mixIds.length);
+    await btcd.mine(1);
+    for (const txid of txids) {
+      const tx = await btcd.rpc.getRawTransaction(txid);
+      expect(tx?.confirmations, txid).toBeGreaterThanOrEqual(1);
+    }
+    const conn = await connectTestDb(db.url);
+    try {
+      const [mixes] = await conn.query<RowDataPacket[]>(
+        "SELECT mix_id FROM mix WHERE mix_status = 'SUCCESS' ORDER BY mix_id",
+      );
+      expect(mixes.map((m) => m.mix_id)).toEqual([...mixIds].sort());
+      const [txidRows] = await conn.query<RowDataPacket[]>('SELECT txid FROM mix_txid ORDER BY txid');
+      expect(txidRows.map((r) => r.txid)).toEqual([...txids].sort());
+      const [blames] = await conn.query<RowDataPacket[]>('SELECT identifier, reason, instance_id FROM blame');
+      expect(blames).toEqual([]);
+      const [bans] = await conn.query<RowDataPacket[]>('SELECT identifier FROM ban');
+      expect(bans).toEqual([]);
+    } finally {
+      await conn.end();
     }
   });
 });

@@ -204,8 +204,10 @@ describe('MariaDB restarts under a mixing cluster', () => {
   it('every UTXO ends mixed, each mix recorded once and mined, nobody blamed, every process exits 0', async () => {
     await Promise.race([
       workers,
-      sleep(240_000).then(() => {
-        throw new Error(`workers did not finish: ${successes()} mixes\n${logs()}`);
+      sleep(100_000).then(() => {
+        throw new Error(
+          `workers did not finish: ${successes()} mixes; not SUCCESS: ${JSON.stringify(wallets.outcomes.filter((o) => o.outcome.status !== 'SUCCESS'))}\n${logs()}`,
+        );
       }),
     ]);
     expect(

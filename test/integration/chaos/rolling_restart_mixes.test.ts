@@ -169,8 +169,10 @@ describe('rolling restart of every instance while clients mix', () => {
     }
     await Promise.race([
       workers,
-      sleep(180_000).then(() => {
-        throw new Error(`workers did not finish: ${successes()} mixes\n${logs()}`);
+      sleep(100_000).then(() => {
+        throw new Error(
+          `workers did not finish: ${successes()} mixes; not SUCCESS: ${JSON.stringify(w.outcomes.filter((o) => o.outcome.status !== 'SUCCESS'))}; last phases ${JSON.stringify(recentPhases.map((p) => p.slice(-8)))}\n${logs()}`,
+        );
       }),
     ]);
     console.log(`rolling restart: ${JSON.stringify(exits)}; ${successes()} client successes`);
