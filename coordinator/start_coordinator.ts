@@ -61,6 +61,9 @@ import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /** Software version (package.json), recorded in the instance registry. */
+/** Connections of the cluster's own MySQL pool (lease renewals, heartbeat, assignment poll). */
+const CLUSTER_DB_CONNECTIONS = 3;
+
 /** Longest wait, at each step of a stop, for mix results still pending from a database outage. */
 const RESULT_FLUSH_MS = 5000;
 
@@ -171,6 +174,9 @@ export async function startCoordinator(
 
   // 2. store
   const db = createDbPool(config.dbUrl, { connectionLimit: config.dbConnectionLimit });
+  // leases, heartbeats and assignment get their own small pool: a flood of registrations
+  // waiting for app connections must not delay a renewal into a step-down
+  const clusterDb = createDbPool(config.dbUrl, { connectionLimit: CLUSTER_DB_CONNECTIONS });
   const metrics = createMetrics({ labels: config.instanceId ? { instance: config.instanceId } : undefined });
   // operational metrics (coordinator/instance_metrics.ts): sessions, registrations, phases, leases, latencies
   const ops = createInstanceMetrics(metrics.registry);
@@ -286,7 +292,7 @@ export async function startCoordinator(
     // 6. cluster (or every pool alone when WHIRLPOOL_CLUSTER_ENABLED=false)
     const clusterConfig = clusterConfigFromEnv({ ...env });
     cluster = await startClusterNode({
-      db: instrumentClusterDb(db, ops),
+      db: instrumentClusterDb(clusterDb, ops),
       engine: mixEngine,
       pools: config.pools,
       config: clusterConfig,
@@ -363,6 +369,9 @@ export async function startCoordinator(
           await statusPublisher.stop();
           mixEngine.stop();
           await db.end().catch((err: unknown) => log.error({ err }, 'database pool close failed'));
+          await clusterDb
+            .end()
+            .catch((err: unknown) => log.error({ err }, 'cluster database pool close failed'));
           log.info('coordinator stopped');
         })();
         return stopping;
@@ -375,6 +384,7 @@ export async function startCoordinator(
     await server?.close().catch(() => undefined);
     engine?.stop();
     await db.end().catch(() => undefined);
+    await clusterDb.end().catch(() => undefined);
     throw err;
   }
 }
