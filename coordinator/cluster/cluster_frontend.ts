@@ -51,12 +51,14 @@ export interface ClusterFrontendOptions {
 /** Builds the front; see module doc. */
 export function createClusterFrontend(opts: ClusterFrontendOptions): ClusterFrontend {
   let node: ClusterNode | null = null;
+  /** attach() was called: until then the cluster node is still starting (owners unknown, not "no cluster"). */
+  let attached = false;
   const routing: ClusterRouting = {
     get instanceId() {
       return node?.instanceId ?? '';
     },
     get clustered() {
-      return node !== null;
+      return attached ? node !== null : undefined;
     },
     fenceOf: (poolId: string): LeaseFence | null => node?.fenceOf(poolId) ?? null,
     ownerOf: (poolId: string): PoolOwner | null => node?.ownerOf(poolId) ?? null,
@@ -77,6 +79,7 @@ export function createClusterFrontend(opts: ClusterFrontendOptions): ClusterFron
       return undefined;
     },
     attach(n) {
+      attached = true;
       node = n;
       clustered = n
         ? clusterRegisterOutput({

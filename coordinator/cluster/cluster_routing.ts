@@ -33,7 +33,12 @@ import { HEADER_RELAY_CLIENT_IP, HEADER_RELAYED_BY, isRelayedSession, StompRelay
 /** What routing needs from the cluster node. */
 export interface ClusterRouting {
   readonly instanceId: string;
-  /** False while no cluster node runs (not yet attached, or clustering disabled): the engine decides alone. */
+  /**
+   * False when clustering is disabled: the engine decides alone. Undefined
+   * while the cluster node is still starting: owners are unknown yet, so a
+   * pool subscription waits as for an unowned pool (a client reconnecting to
+   * a restarted instance must not be told "Pool not found").
+   */
   readonly clustered?: boolean;
   fenceOf(poolId: string): LeaseFence | null;
   ownerOf(poolId: string): PoolOwner | null;
@@ -42,6 +47,8 @@ export interface ClusterRouting {
 /** What routing needs from the engine (a `MixEngine` fits). */
 export interface RoutedEngine extends StompApplication {
   servedPools(): string[];
+  /** Whether `poolId` is in this instance's pool configuration (served here or not). */
+  isConfiguredPool(poolId: string): boolean;
 }
 
 /** Options of {@link ClusterStompApplication}. */
@@ -179,6 +186,12 @@ export class ClusterStompApplication implements StompApplication {
       }
       if (performance.now() < deadline) {
         this.#later(s, 100, decide);
+        return;
+      }
+      if (this.#o.engine.isConfiguredPool(poolId)) {
+        // a known pool still without owner: the client reconnects and is routed again
+        this.#log.info({ session: session.id, poolId }, 'subscribe: pool has no owner yet, closing');
+        session.close(`pool ${poolId} has no owner yet`);
         return;
       }
       this.#o.engine.onSubscribe(s.wrapped, destination, headers); // engine answers "Pool not found"

@@ -147,6 +147,11 @@ export class MixEngine {
     this.#logger.info({ poolId, mode }, 'pool deactivated');
   }
 
+  /** Whether `poolId` is configured on this instance (served here or not). */
+  isConfiguredPool(poolId: string): boolean {
+    return this.#configs.has(poolId);
+  }
+
   /** Ids of the pools this instance serves. */
   servedPools(): string[] {
     return [...this.#pools.keys()];

@@ -54,6 +54,7 @@ beforeAll(async () => {
   };
   const engine = {
     servedPools: () => [],
+    isConfiguredPool: () => false,
     onSubscribe: (s: ClientSession) => engineCalls.push(`subscribe ${s.id}`),
     onSend: (s: ClientSession, d: string) => engineCalls.push(`send ${s.id} ${d}`),
     onDisconnect: () => {},

@@ -36,15 +36,19 @@ function fakeSession(id: string, connect: Record<string, string> = {}) {
   return { session: s as unknown as ClientSession & { closeReason?: string }, sent };
 }
 
+/** Pools of the fake engine's configuration. */
+const CONFIGURED = ['p1', 'p2'];
+
 function setup(
   served: string[],
   owners: Record<string, PoolOwner>,
-  opts: { relayUnmodified?: boolean } = {},
+  opts: { relayUnmodified?: boolean; clustered?: () => boolean | undefined } = {},
 ) {
   const calls: string[] = [];
   const sessionsSeen: ClientSession[] = [];
   const engine = {
     servedPools: () => served,
+    isConfiguredPool: (poolId: string) => CONFIGURED.includes(poolId),
     onSubscribe(s: ClientSession, _d: string, h: ReadonlyMap<string, string>) {
       sessionsSeen.push(s);
       calls.push(`subscribe ${s.id} ${h.get('poolId')}`);
@@ -63,6 +67,9 @@ function setup(
     engine,
     routing: {
       instanceId: 'me',
+      get clustered() {
+        return opts.clustered ? opts.clustered() : true;
+      },
       fenceOf: (p) => fences[p] ?? null,
       ownerOf: (p) => owners[p] ?? null,
     },
@@ -75,7 +82,7 @@ function setup(
     logger: silentLogger(),
     unownedWaitMs: 300,
     redirectCloseMs: 50,
-    ...opts,
+    relayUnmodified: opts.relayUnmodified,
   });
   return { app, calls, records, sessionsSeen, owners };
 }
@@ -177,6 +184,40 @@ describe('ClusterStompApplication', () => {
     t.app.onSubscribe(session, '/private/reply', sub('nope'));
     await sleep(450);
     expect(t.calls).toEqual(['subscribe s6 nope']);
+  });
+
+  it('closes the session of a configured pool still unowned after the wait, so the client reconnects', async () => {
+    const t = setup([], {});
+    const { session, sent } = fakeSession('s7');
+    t.app.onSubscribe(session, '/private/reply', sub('p1'));
+    await sleep(450);
+    expect(t.calls).toEqual([]);
+    expect(sent).toEqual([]);
+    expect(session.closed).toBe(true);
+    expect(session.closeReason).toBe('pool p1 has no owner yet');
+  });
+
+  it('waits while the cluster node is still starting instead of letting the engine answer alone', async () => {
+    let clustered: boolean | undefined;
+    const served: string[] = [];
+    const t = setup(served, {}, { clustered: () => clustered });
+    const { session, sent } = fakeSession('s8');
+    t.app.onSubscribe(session, '/private/reply', sub('p1'));
+    await sleep(120);
+    expect(t.calls).toEqual([]);
+    expect(sent).toEqual([]);
+    // the node attached and took the pool
+    clustered = true;
+    served.push('p1');
+    await sleep(150);
+    expect(t.calls).toEqual(['subscribe s8 p1']);
+  });
+
+  it('lets the engine decide alone when clustering is disabled', () => {
+    const t = setup([], {}, { clustered: () => false });
+    const { session } = fakeSession('s9');
+    t.app.onSubscribe(session, '/private/reply', sub('p1'));
+    expect(t.calls).toEqual(['subscribe s9 p1']);
   });
 
   it('records the inputsHash once per mix with the pool fence, and keeps the session identity for the engine', async () => {
