@@ -45,8 +45,13 @@ export type MixingWalletSpec = {
     }
 );
 
-/** Mix phases after which stopping a client would cut a started mix (and get it blamed). */
+/**
+ * Mix phases in which stopping a client could cut a started mix (and get it
+ * blamed): from CONFIRMING_INPUT on, since the coordinator may already have
+ * taken the confirmation and started the mix when the client stops.
+ */
 const IN_MIX: readonly MixPhase[] = [
+  'CONFIRMING_INPUT',
   'CONFIRMED_INPUT',
   'REGISTERING_OUTPUT',
   'REGISTERED_OUTPUT',
