@@ -55,6 +55,7 @@ import {
   startPoolStatusPublisher,
 } from '#coordinator/store/pool_status_store.ts';
 import { retryMixResults } from '#coordinator/store/result_retry.ts';
+import { applySessionSettings, SESSION_SETTINGS } from '#coordinator/store/session_settings.ts';
 import { type HttpServerHandle, startHttpServer } from '#coordinator/transport/http_server.ts';
 import type { NetworkName } from '#shared/bitcoin/network.ts';
 import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
@@ -177,6 +178,9 @@ export async function startCoordinator(
   // leases, heartbeats and assignment get their own small pool: a flood of registrations
   // waiting for app connections must not delay a renewal into a step-down
   const clusterDb = createDbPool(config.dbUrl, { connectionLimit: CLUSTER_DB_CONNECTIONS });
+  // a partitioned instance must not hold lease-row locks for hours, nor block renewals (session_settings.ts)
+  applySessionSettings(db, SESSION_SETTINGS.app, log.child({ module: 'store' }));
+  applySessionSettings(clusterDb, SESSION_SETTINGS.cluster, log.child({ module: 'cluster' }));
   const metrics = createMetrics({ labels: config.instanceId ? { instance: config.instanceId } : undefined });
   // operational metrics (coordinator/instance_metrics.ts): sessions, registrations, phases, leases, latencies
   const ops = createInstanceMetrics(metrics.registry);
