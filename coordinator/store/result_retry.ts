@@ -35,6 +35,13 @@ export interface ResultRetryOptions {
   maxDelayMs?: number;
   /** A result still unsaved this long after its mix ended is given up (default 600 000 ms). */
   maxAgeMs?: number;
+  /**
+   * Longest wait for one save attempt (default 3 000 ms): a database that
+   * hangs instead of refusing (a network partition) must not hold the mix's
+   * SUCCESS notification. An attempt that times out counts as failed; if it
+   * commits later, the next attempt finds the duplicate `mix_id` and stops.
+   */
+  attemptTimeoutMs?: number;
 }
 
 /** A {@link MixStore} whose failed `saveMixResult` calls are retried in the background. */
@@ -66,6 +73,10 @@ export function retryMixResults(store: MixStore, opts: ResultRetryOptions): Retr
   const initialDelayMs = opts.initialDelayMs ?? 500;
   const maxDelayMs = opts.maxDelayMs ?? 5000;
   const maxAgeMs = opts.maxAgeMs ?? 600_000;
+  const attemptTimeoutMs = opts.attemptTimeoutMs ?? 3000;
+  /** One save attempt, bounded by `attemptTimeoutMs`. */
+  const save = (result: MixResult, fence: LeaseFence | null) =>
+    bounded(store.saveMixResult(result, fence), attemptTimeoutMs, `saveMixResult of mix '${result.mixId}'`);
   const log = opts.logger;
   const pending = new Set<Pending>();
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -85,7 +96,7 @@ export function retryMixResults(store: MixStore, opts: ResultRetryOptions): Retr
   async function attempt(p: Pending): Promise<boolean> {
     p.attempts++;
     try {
-      await store.saveMixResult(p.result, p.fence);
+      await save(p.result, p.fence);
       log.info(describe(p), 'mix result saved after retry');
       return true;
     } catch (err) {
@@ -141,7 +152,7 @@ export function retryMixResults(store: MixStore, opts: ResultRetryOptions): Retr
     },
     async saveMixResult(result, fence) {
       try {
-        await store.saveMixResult(result, fence);
+        await save(result, fence);
       } catch (err) {
         if (err instanceof FencedOutError || closed) throw err;
         const p: Pending = { result, fence, since: Date.now(), attempts: 1 };
@@ -175,6 +186,16 @@ export function retryMixResults(store: MixStore, opts: ResultRetryOptions): Retr
       return left;
     },
   };
+}
+
+/** `p`, or a rejection after `ms` (the late outcome of `p` is ignored). */
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  p.catch(() => undefined);
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function errorText(err: unknown): string {

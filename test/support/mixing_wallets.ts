@@ -4,7 +4,8 @@
  * outputs of one Tx0, mix their premix UTXOs one after the other in one pool.
  * With an anonymity set of N every mix takes one UTXO of each wallet (inputs
  * from N distinct Tx0s). A UTXO whose mix ends in failure is tried again, as
- * a wallet would, up to `retries` more times. Every phase of every client is
+ * a wallet would, up to `retries` more times, unless it is spent (a mix
+ * went through without its SUCCESS reaching the client). Every phase of every client is
  * passed to `onPhase` listeners (e.g. to inject a fault at SIGNING).
  *
  * @module
@@ -151,8 +152,11 @@ export async function prepareMixingWallets(o: MixingWalletsOptions): Promise<Mix
         });
         outcome = await h.done;
         handles.delete(h);
-        if (outcome.status !== 'SUCCESS' && !stopped) await new Promise((r) => setTimeout(r, 1000));
-      } while (outcome.status !== 'SUCCESS' && attempts <= retries && !stopped);
+        if (outcome.status === 'SUCCESS' || stopped) break;
+        // Spent meanwhile (a mix went through but its SUCCESS never reached the client): nothing left to retry.
+        if ((await o.btcd.rpc.getTxOut(utxo.txid, utxo.vout, true)) === null) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      } while (attempts <= retries);
       outcomes.push({ wallet, utxo: `${utxo.txid}:${utxo.vout}`, outcome, attempts });
       if (stopped) return;
     }

@@ -118,6 +118,30 @@ describe('retryMixResults', () => {
     store.close();
   });
 
+  it('does not hang on a black-holed database: the save resolves, and the result is written once after', async () => {
+    const fence = await setLease(6);
+    const log = recordingLogger();
+    const store = retryMixResults(new MySqlMixStore(viaProxy), {
+      logger: log,
+      initialDelayMs: 100,
+      maxDelayMs: 200,
+      attemptTimeoutMs: 300,
+    });
+    await viaProxy.query('SELECT 1'); // a pooled connection exists before the cut
+    const r = mixResult();
+    proxy.blackhole();
+    await store.saveMixResult(r, fence); // would wait for ever without the attempt timeout
+    expect(store.pendingResults).toBe(1);
+    proxy.heal();
+    await pollFor('result settled', async () => (store.pendingResults === 0 ? true : null), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    expect(await rows('SELECT id FROM mix WHERE mix_id = ?', [r.mixId])).toHaveLength(1);
+    expect(await rows('SELECT id FROM mix_txid WHERE txid = ?', [r.txid])).toHaveLength(1);
+    store.close();
+  });
+
   it('drops a pending result refused by the fence once the lease moved on', async () => {
     const fence = await setLease(2);
     const log = recordingLogger();
