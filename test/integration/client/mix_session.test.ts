@@ -253,6 +253,21 @@ function mixTx(
   return { tx, raw: tx.unsignedTx, inputsHash: computeInputsHash(inputs) };
 }
 
+/** Every phase of a successful mix, in protocol order. */
+const SUCCESSFUL_MIX_PHASES: MixPhase[] = [
+  'CONNECTING',
+  'CONNECTED',
+  'REGISTERING_INPUT',
+  'REGISTERED_INPUT',
+  'CONFIRMING_INPUT',
+  'CONFIRMED_INPUT',
+  'REGISTERING_OUTPUT',
+  'REGISTERED_OUTPUT',
+  'SIGNING',
+  'SIGNED',
+  'SUCCESS',
+];
+
 let server: FakeCoordinator;
 afterEach(async () => {
   await server?.close();
@@ -338,19 +353,7 @@ describe('MixSession against a fake coordinator', () => {
       liquidity: false,
       receiveUtxo: { txid: built!.tx.id, value: D, address: h.receive.reserved[0] },
     });
-    expect(phases).toEqual([
-      'CONNECTING',
-      'CONNECTED',
-      'REGISTERING_INPUT',
-      'REGISTERED_INPUT',
-      'CONFIRMING_INPUT',
-      'CONFIRMED_INPUT',
-      'REGISTERING_OUTPUT',
-      'REGISTERED_OUTPUT',
-      'SIGNING',
-      'SIGNED',
-      'SUCCESS',
-    ]);
+    expect(phases).toEqual(SUCCESSFUL_MIX_PHASES);
   });
 
   it('keeps phases in protocol order when SIGNING arrives before the registerOutput HTTP answer', async () => {
@@ -406,19 +409,7 @@ describe('MixSession against a fake coordinator', () => {
     await new Promise((r) => setTimeout(r, 50));
     conn.message('SuccessMixStatusNotification', { status: 'SUCCESS', mixId });
     expect(await outcomeP).toMatchObject({ status: 'SUCCESS', mixId });
-    expect(phases).toEqual([
-      'CONNECTING',
-      'CONNECTED',
-      'REGISTERING_INPUT',
-      'REGISTERED_INPUT',
-      'CONFIRMING_INPUT',
-      'CONFIRMED_INPUT',
-      'REGISTERING_OUTPUT',
-      'REGISTERED_OUTPUT',
-      'SIGNING',
-      'SIGNED',
-      'SUCCESS',
-    ]);
+    expect(phases).toEqual(SUCCESSFUL_MIX_PHASES);
   });
 
   it('reveals its receive address on REVEAL_OUTPUT, then ends MIX_FAILED on FAIL without signing', async () => {
