@@ -45,8 +45,12 @@ export interface InstanceMetrics {
   takeoverLatency: Histogram<'previous'>;
   dbDuration: Histogram<'component' | 'operation'>;
   rpcDuration: Histogram<'method' | 'result'>;
+  /** Mix results waiting for the database after an outage (store/result_retry.ts). */
+  mixResultsPending: Gauge<string>;
   /** Sets the function the STOMP session gauge reads at scrape time. */
   setSessionSource(fn: () => number): void;
+  /** Sets the function the pending mix results gauge reads at scrape time. */
+  setPendingResultsSource(fn: () => number): void;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -55,7 +59,16 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export function createInstanceMetrics(registry: Registry): InstanceMetrics {
   const registers = [registry];
   let sessionSource: (() => number) | null = null;
+  let pendingResultsSource: (() => number) | null = null;
   return {
+    mixResultsPending: new Gauge({
+      name: 'whirlpool_mix_results_pending',
+      help: 'Results of ended mixes not yet written to the database (retried after an outage)',
+      registers,
+      collect() {
+        this.set(pendingResultsSource ? pendingResultsSource() : 0);
+      },
+    }),
     stompSessions: new Gauge({
       name: 'whirlpool_stomp_sessions',
       help: 'STOMP sessions connected (past CONNECT) on this instance',
@@ -112,6 +125,9 @@ export function createInstanceMetrics(registry: Registry): InstanceMetrics {
     }),
     setSessionSource(fn) {
       sessionSource = fn;
+    },
+    setPendingResultsSource(fn) {
+      pendingResultsSource = fn;
     },
   };
 }

@@ -188,6 +188,7 @@ export async function startCoordinator(
   const store = retryMixResults(instrumentStore(timeStore(new MySqlMixStore(db), ops), metrics), {
     logger: log.child({ module: 'store' }),
   });
+  ops.setPendingResultsSource(() => store.pendingResults);
   let engine: MixEngine | null = null;
   let server: HttpServerHandle | null = null;
   let cluster: ClusterHandle | null = null;

@@ -157,6 +157,7 @@ describe('coordinator /metrics across a kill -9 takeover', () => {
         sample(text, 'whirlpool_lease_operations_total', { operation: 'acquire', result: 'ok' }),
       ).toBeGreaterThan(0);
       expect(sample(text, 'whirlpool_stomp_sessions', { instance: 'metrics-b' })).toBe(0);
+      expect(sample(text, 'whirlpool_mix_results_pending', { instance: 'metrics-b' })).toBe(0);
       expect(
         sample(text, 'whirlpool_db_query_duration_seconds_count', { component: 'cluster' }),
       ).toBeGreaterThan(0);

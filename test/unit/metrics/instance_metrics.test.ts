@@ -147,3 +147,16 @@ describe('instrumentRpcFetch and timeStore', () => {
     );
   });
 });
+
+describe('whirlpool_mix_results_pending', () => {
+  it('reads the pending mix results at scrape time (0 without a source)', async () => {
+    const registry = new Registry();
+    const m = createInstanceMetrics(registry);
+    expect(await value(registry, 'whirlpool_mix_results_pending', {})).toBe(0);
+    let pending = 3;
+    m.setPendingResultsSource(() => pending);
+    expect(await value(registry, 'whirlpool_mix_results_pending', {})).toBe(3);
+    pending = 0;
+    expect(await registry.metrics()).toContain('whirlpool_mix_results_pending 0');
+  });
+});
