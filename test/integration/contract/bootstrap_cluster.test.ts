@@ -129,7 +129,8 @@ describe('coordinator cluster + bootstrap nodes + discovery client', () => {
   it('a client given only bootstrap URLs finds the lease owner of every pool', async () => {
     const owners = await until('both pools leased and published', async () => {
       const o = await leaseOwners();
-      if (!POOLS.every((p) => o[p])) return null;
+      // wait for the balanced assignment (one pool each): before it, c1 holds both and is about to hand one over
+      if (!POOLS.every((p) => o[p]) || new Set(POOLS.map((p) => o[p])).size !== POOLS.length) return null;
       const client = new DirectoryClient({
         bootstrapUrls: bootstraps.map((b) => b.url),
         publicKey: publicKeyHex,
@@ -155,7 +156,12 @@ describe('coordinator cluster + bootstrap nodes + discovery client', () => {
       bootstrapUrls: [coordinators[1]!.url],
       publicKey: publicKeyHex,
     });
-    expect((await viaInstance.ownerOf(POOLS[0]!)).instanceId).toBe(owners[POOLS[0]!]);
+    // the instance's own /instances may answer from its 1 s cache: ask until it is fresh
+    const viaOwner = await until('the instance serves the current directory', async () => {
+      const o = await viaInstance.ownerOf(POOLS[0]!, { refresh: true }).catch(() => null);
+      return o?.instanceId === owners[POOLS[0]!] ? o : null;
+    });
+    expect(viaOwner.instanceId).toBe(owners[POOLS[0]!]);
   });
 
   it('after an instance drains, the client finds the new owner on refresh', async () => {
