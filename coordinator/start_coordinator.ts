@@ -61,13 +61,13 @@ import type { NetworkName } from '#shared/bitcoin/network.ts';
 import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import pkg from '../package.json' with { type: 'json' };
 
-/** Software version (package.json), recorded in the instance registry. */
 /** Connections of the cluster's own MySQL pool (lease renewals, heartbeat, assignment poll). */
 const CLUSTER_DB_CONNECTIONS = 3;
 
 /** Longest wait, at each step of a stop, for mix results still pending from a database outage. */
 const RESULT_FLUSH_MS = 5000;
 
+/** Software version (package.json), recorded in the instance registry. */
 export const COORDINATOR_VERSION: string = pkg.version;
 
 /** `getblockchaininfo.chain` values accepted per network (Bitcoin Core names, then btcd names). */
