@@ -36,6 +36,8 @@ import {
   bindSockjsWebSocket,
   rawWebSocketWire,
   sockjsWebSocketWire,
+  upgradeRejection,
+  upgradeRejectionResponse,
 } from './websocket_wire.ts';
 
 /** STOMP subprotocols offered by Spring/Jetty and stompjs clients, in our order of preference. */
@@ -171,8 +173,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       return;
     }
     const route = routeUpgrade(path);
-    if (!route || req.headers.upgrade?.toLowerCase() !== 'websocket') {
+    if (!route) {
       rejectUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    const refused = upgradeRejection(req.method, req.headers.upgrade);
+    if (refused) {
+      socket.end(upgradeRejectionResponse(refused));
+      socket.destroy();
       return;
     }
     if (closing || live.size >= maxSessions) {

@@ -5,6 +5,8 @@
  * `h` prelude on streaming, 128 KiB per streaming response, `h` every 25 s,
  * a session ends when no receiving request has been open for 5 s, a second
  * concurrent receiver gets `c[2010,"Another connection still open"]`.
+ * Sessions are keyed by endpoint and session id: the server-id segment is
+ * only a load-balancing hint and is ignored, as in Spring.
  * Each SockJS session carries one {@link StompSession}.
  *
  * @module
@@ -199,9 +201,9 @@ export class XhrTransports {
 
   /** `POST {ep}/{server}/{session}/xhr` and `.../xhr_streaming`. */
   receive(c: Context, key: string, ip: string, streaming: boolean): Response {
-    const headers = responseHeaders(c, JS_CONTENT_TYPE);
+    const headers = xhrHeaders(c, JS_CONTENT_TYPE);
     const gone = this.#closed.get(key);
-    if (gone !== undefined) return new Response(streaming ? PRELUDE + gone + '\n' : gone + '\n', { headers });
+    if (gone !== undefined) return closingResponse(streaming, gone, headers);
     let s = this.#sessions.get(key);
     const isNew = s === undefined;
     if (!s) {
@@ -211,10 +213,7 @@ export class XhrTransports {
     }
     const session = s;
     if (!isNew && session.receiver) {
-      return new Response(
-        `${streaming ? PRELUDE : ''}${sockjsCloseFrame(2010, 'Another connection still open')}\n`,
-        { headers },
-      );
+      return closingResponse(streaming, sockjsCloseFrame(2010, 'Another connection still open'), headers);
     }
     if (!streaming && isNew) {
       // Polling: the first request only opens the session.
@@ -257,13 +256,18 @@ export class XhrTransports {
         if (receiver) session.detach(receiver);
       },
     });
+    if (streaming) headers.set('Transfer-Encoding', 'chunked');
     return new Response(stream, { headers });
   }
 
   /** `POST {ep}/{server}/{session}/xhr_send`: a JSON array of STOMP strings. */
   async send(c: Context, key: string): Promise<Response> {
     const s = this.#sessions.get(key);
-    if (!s?.stomp) return new Response('Session not found', { status: 404 });
+    if (!s?.stomp)
+      return new Response('Session not found', {
+        status: 404,
+        headers: xhrHeaders(c, 'text/plain;charset=UTF-8'),
+      });
     const text = await c.req.text();
     if (text === '') return new Response('Payload expected.', { status: 500 });
     let messages: string[];
@@ -274,16 +278,73 @@ export class XhrTransports {
       return new Response('Broken JSON encoding.', { status: 500 });
     }
     for (const m of messages) s.stomp.receive(m);
-    return new Response(null, { status: 204, headers: responseHeaders(c, 'text/plain;charset=UTF-8') });
+    return new Response(null, { status: 204, headers: xhrHeaders(c, 'text/plain;charset=UTF-8') });
   }
+}
+
+/**
+ * The answer to a receiving request that only gets a close frame (session
+ * gone, or another receiver open). Streaming sends it as Spring does: the
+ * prelude and the frame as chunks of an open-ended (chunked) response, so a
+ * client reading chunk by chunk sees the prelude, then the close frame.
+ */
+function closingResponse(streaming: boolean, closeFrame: string, headers: Headers): Response {
+  if (!streaming) return new Response(`${closeFrame}\n`, { headers });
+  headers.set('Transfer-Encoding', 'chunked'); // else @hono/node-server sends a finished stream with Content-Length
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(enc.encode(PRELUDE));
+      controller.enqueue(enc.encode(`${closeFrame}\n`));
+      controller.close();
+    },
+  });
+  return new Response(stream, { headers });
+}
+
+/**
+ * CORS headers of a SockJS response. A real origin is echoed with
+ * `Allow-Credentials: true` (what Spring's origin pattern `*` does); no
+ * `Origin` or the opaque `Origin: null` (sandboxed frames, `file:` pages)
+ * gets `*` **without** credentials: browsers refuse `*` together with
+ * credentials, and echoing `null` would grant credentialed access to every
+ * sandboxed document (the SockJS protocol suite expects `*` there).
+ */
+export function corsHeaders(h: Headers, origin: string | undefined): void {
+  if (origin && origin !== 'null') {
+    h.set('Access-Control-Allow-Origin', origin);
+    h.set('Access-Control-Allow-Credentials', 'true');
+  } else {
+    h.set('Access-Control-Allow-Origin', '*');
+  }
+  h.set('Vary', 'Origin');
 }
 
 /** CORS and no-cache headers Spring adds to SockJS responses. */
 export function responseHeaders(c: Context, contentType: string): Headers {
   const h = new Headers({ 'Content-Type': contentType, 'Cache-Control': NO_CACHE });
-  const origin = c.req.header('origin');
-  h.set('Access-Control-Allow-Origin', origin && origin !== 'null' ? origin : '*');
-  h.set('Access-Control-Allow-Credentials', 'true');
-  h.set('Vary', 'Origin');
+  corsHeaders(h, c.req.header('origin'));
+  return h;
+}
+
+/** A JSESSIONID value a client may have been given by a balancer: a short cookie token, else none. */
+const JSESSIONID_RE = /(?:^|;\s*)JSESSIONID=([A-Za-z0-9._~!$&'()*+-]{1,128})(?:;|$)/;
+
+/**
+ * The `Set-Cookie` of the XHR transports while `/info` announces
+ * `cookie_needed: true` (Spring 4's and sockjs-node's behaviour): the
+ * client's own JSESSIONID echoed, else `dummy`. The value identifies
+ * nothing (we never mint one); it exists so a cookie-sticky balancer in
+ * front of several instances keeps every request of one XHR session on the
+ * instance that holds it.
+ */
+export function sessionCookie(cookieHeader: string | undefined): string {
+  const m = cookieHeader ? JSESSIONID_RE.exec(cookieHeader) : null;
+  return `JSESSIONID=${m ? m[1] : 'dummy'};path=/`;
+}
+
+/** {@link responseHeaders} plus the JSESSIONID cookie, for `xhr`, `xhr_streaming` and `xhr_send`. */
+export function xhrHeaders(c: Context, contentType: string): Headers {
+  const h = responseHeaders(c, contentType);
+  h.set('Set-Cookie', sessionCookie(c.req.header('cookie')));
   return h;
 }

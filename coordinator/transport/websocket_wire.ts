@@ -19,6 +19,37 @@ import {
 import type { Logger } from '../log.ts';
 import type { SessionWire, StompSession } from './stomp_session.ts';
 
+/** Why a handshake on a known WebSocket path is refused (Spring's answers), or null to accept it. */
+export interface UpgradeRejection {
+  status: 400 | 405;
+  reason: string;
+  body: string;
+  allow?: string;
+}
+
+/**
+ * Judges an HTTP upgrade on a WebSocket path: only `GET` (405 with
+ * `Allow: GET`, no body) and only to `websocket` (400 `Can "Upgrade" only
+ * to "WebSocket".`).
+ */
+export function upgradeRejection(
+  method: string | undefined,
+  upgrade: string | undefined,
+): UpgradeRejection | null {
+  if (method !== 'GET') return { status: 405, reason: 'Method Not Allowed', body: '', allow: 'GET' };
+  if (upgrade?.toLowerCase() !== 'websocket') {
+    return { status: 400, reason: 'Bad Request', body: 'Can "Upgrade" only to "WebSocket".' };
+  }
+  return null;
+}
+
+/** The raw HTTP/1.1 response bytes of an {@link UpgradeRejection}. */
+export function upgradeRejectionResponse(r: UpgradeRejection): string {
+  const allow = r.allow ? `Allow: ${r.allow}\r\n` : '';
+  const type = r.body ? 'Content-Type: text/plain;charset=UTF-8\r\n' : '';
+  return `HTTP/1.1 ${r.status} ${r.reason}\r\nConnection: close\r\n${allow}${type}Content-Length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`;
+}
+
 /** A close reason that fits a WebSocket close frame (at most 123 UTF-8 bytes; `ws` throws otherwise). */
 export function closeReason(reason: string): string {
   let r = reason.slice(0, 123);
