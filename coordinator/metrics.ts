@@ -26,6 +26,10 @@ export interface CoordinatorMetrics {
   fencedWrites: Counter<'operation'>;
   storeErrors: Counter<'operation'>;
   servedPools: Gauge<string>;
+  /** Pools of the pools file (so alerts compare served with configured pools). */
+  configuredPools: Gauge<string>;
+  /** Per pool: the epoch of the lease this instance serves it under, 0 while it does not serve it. */
+  poolLeaseEpoch: Gauge<'pool'>;
 }
 
 /** Creates the registry and the basic metrics (`whirlpool_*`), with Node's default process metrics unless disabled. */
@@ -91,6 +95,17 @@ export function createMetrics(
     servedPools: new Gauge({
       name: 'whirlpool_served_pools',
       help: 'Pools served by this instance',
+      registers,
+    }),
+    configuredPools: new Gauge({
+      name: 'whirlpool_configured_pools',
+      help: 'Pools of the pools file',
+      registers,
+    }),
+    poolLeaseEpoch: new Gauge({
+      name: 'whirlpool_pool_lease_epoch',
+      help: 'Epoch of the lease under which this instance serves the pool (0 = not served here)',
+      labelNames: ['pool'],
       registers,
     }),
   };

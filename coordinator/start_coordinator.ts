@@ -324,6 +324,15 @@ export async function startCoordinator(
       );
     }
     metrics.servedPools.set(mixEngine.servedPools().length);
+    metrics.configuredPools.set(config.pools.length);
+    // lease epochs per pool: the pools already served, then every serve/unserve event
+    const clusterNode = cluster.node;
+    for (const pool of config.pools) {
+      metrics.poolLeaseEpoch.set({ pool: pool.id }, clusterNode?.fenceOf(pool.id)?.epoch ?? 0);
+    }
+    clusterNode?.onServeEvent((e) => {
+      metrics.poolLeaseEpoch.set({ pool: e.poolId }, e.type === 'serve' ? e.epoch : 0);
+    });
     const servedTimer = setInterval(() => metrics.servedPools.set(mixEngine.servedPools().length), 5000);
     servedTimer.unref();
     const stopPhaseWatch = watchMixPhases(mixEngine, ops);
