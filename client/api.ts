@@ -226,6 +226,7 @@ export class WhirlpoolClient {
         bootstrapUrls: opts.bootstrap.urls,
         publicKey: opts.bootstrap.directoryPublicKey,
         network: opts.bootstrap.preferOnion ? 'onion' : 'clear',
+        allowInsecureClear: opts.wallet.network === 'regtest',
         fetch: opts.fetch,
       });
       this.locator = new DirectoryLocator(this.directory);
@@ -238,7 +239,12 @@ export class WhirlpoolClient {
 
   #restFor(serverUrl: string): CoordinatorRest {
     const o = this.#o;
-    return new CoordinatorRest({ serverUrl, fetch: o.fetch, registerOutputFetch: o.registerOutputFetch });
+    return new CoordinatorRest({
+      serverUrl,
+      fetch: o.fetch,
+      registerOutputFetch: o.registerOutputFetch,
+      followRedirect: (location, requestUrl) => this.locator.registerOutputRedirect(location, requestUrl),
+    });
   }
 
   /**

@@ -6,16 +6,18 @@
  *
  * @module
  */
+import { REST_REGISTER_OUTPUT } from '#shared/protocol/constants.ts';
 import { type DirectoryClient, DiscoveryError, type MirrorFailure } from './directory_client.ts';
+import { RedirectRefusedError, unverifiedRedirectVerdict } from './redirect_policy.ts';
 
 /** Why a mix session asks for a URL (again). */
 export interface LocateHint {
   /** `start`: first connection; `redirect`: RedirectResponse received; `lost`: connection lost; `failed`: connect failed. */
   reason: 'start' | 'redirect' | 'lost' | 'failed';
-  /** Epoch announced by a RedirectResponse. */
+  /** Instance named by a RedirectResponse (only its verified directory record is used, never the redirect's URLs). */
+  instanceId?: string;
+  /** Epoch announced by a RedirectResponse (informative: only a reason to refresh the directory). */
   minEpoch?: number;
-  /** URL named by a RedirectResponse (used when the directory lags behind it). */
-  redirectTo?: string;
 }
 
 /** Finds the coordinator URL of REST calls and of each pool's mix sessions. */
@@ -26,6 +28,22 @@ export interface CoordinatorLocator {
   mixUrl(poolId: string, hint?: LocateHint): Promise<string>;
   /** A REST call to `url` (from {@link restUrl}) could not reach it: avoid it for a while. */
   reportUnreachable(url: string): void;
+  /**
+   * Where to re-POST a registerOutput answered 307 with `location` (from
+   * `requestUrl`): the absolute URL, or a {@link RedirectRefusedError}.
+   */
+  registerOutputRedirect(location: string, requestUrl: string): Promise<string>;
+}
+
+/**
+ * Follows a 307 without a directory (one configured coordinator): the
+ * Location itself, unless it goes from an onion to a clear host or from
+ * https to http ({@link unverifiedRedirectVerdict}).
+ */
+export function followUnverifiedRedirect(location: string, requestUrl: string): Promise<string> {
+  const v = unverifiedRedirectVerdict(requestUrl, location);
+  if (!v.ok) return Promise.reject(new RedirectRefusedError(v.reason));
+  return Promise.resolve(new URL(location, requestUrl).href);
 }
 
 /** One fixed coordinator URL (0.23 behaviour). */
@@ -42,6 +60,9 @@ export class FixedLocator implements CoordinatorLocator {
   }
   reportUnreachable(): void {
     // one URL: nothing else to try
+  }
+  registerOutputRedirect(location: string, requestUrl: string): Promise<string> {
+    return followUnverifiedRedirect(location, requestUrl);
   }
 }
 
@@ -107,22 +128,49 @@ export class DirectoryLocator implements CoordinatorLocator {
   }
 
   /**
-   * The owner of `poolId`. After a redirect, a lost or a failed connection the
-   * directory is refreshed first (`minEpoch` from the redirect); when the
-   * refreshed directory still names an owner of a lower epoch than the
-   * redirect, or cannot be read, the redirect's URL is followed
-   * (docs/protocol-addendum-redirect.md §4: the higher epoch wins).
+   * The owner of `poolId` from the verified directory; after a lost or a
+   * failed connection the directory is refreshed first. After a redirect the
+   * directory is refreshed (the redirect's epoch is only a reason to look
+   * again: a hostile instance can claim any epoch) and the session goes to
+   * the verified record of the instance the redirect names, at that record's
+   * URL on the client's network; no such record (unknown instance, no mirror
+   * answers and none known) ⇒ {@link RedirectRefusedError}, the attempt is
+   * given up.
    */
   async mixUrl(poolId: string, hint: LocateHint = { reason: 'start' }): Promise<string> {
+    if (hint.reason === 'redirect') {
+      if (!hint.instanceId) throw new RedirectRefusedError(`Redirect for pool '${poolId}' names no instance`);
+      await this.#refreshQuietly();
+      return this.directory.verifiedInstance(hint.instanceId).url;
+    }
     const refresh = hint.reason !== 'start';
+    return (await this.directory.ownerOf(poolId, { refresh })).url;
+  }
+
+  /**
+   * A 307 of registerOutput: re-POST to the verified instance publishing the
+   * Location's URL (refreshing the directory once when none does), at its
+   * record's URL on the client's network; else {@link RedirectRefusedError}.
+   */
+  async registerOutputRedirect(location: string, requestUrl: string): Promise<string> {
+    let inst = this.directory.instanceForLocation(location, requestUrl);
+    if (!inst) {
+      await this.#refreshQuietly();
+      inst = this.directory.instanceForLocation(location, requestUrl);
+    }
+    if (!inst)
+      throw new RedirectRefusedError(
+        `registerOutput redirect to '${location}', which no verified directory record publishes`,
+      );
+    return `${inst.url}${REST_REGISTER_OUTPUT}`;
+  }
+
+  /** Refreshes the directory; when no mirror answers, the records already verified (unexpired) still count. */
+  async #refreshQuietly(): Promise<void> {
     try {
-      const owner = await this.directory.ownerOf(poolId, { refresh, minEpoch: hint.minEpoch });
-      if (hint.redirectTo && hint.minEpoch !== undefined && owner.epoch < hint.minEpoch)
-        return hint.redirectTo;
-      return owner.url;
+      await this.directory.refresh();
     } catch (err) {
-      if (hint.redirectTo) return hint.redirectTo;
-      throw err;
+      if (!(err instanceof DiscoveryError)) throw err;
     }
   }
 }

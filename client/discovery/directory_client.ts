@@ -22,6 +22,12 @@ import { type Directory, mergeDirectoryRecords } from '#shared/directory/pool_ma
 import type { DirectoryRecord, SignedDirectoryRecord } from '#shared/directory/record.ts';
 import { DirectoryResponseSchema, INSTANCES_PATH } from '#shared/directory/response.ts';
 import { DirectoryVerificationError, verifyDirectoryRecord } from '#shared/directory/signing.ts';
+import {
+  type DirectoryNetwork,
+  RedirectRefusedError,
+  recordForLocation,
+  recordUrl,
+} from './redirect_policy.ts';
 
 /** Options of {@link DirectoryClient}. */
 export interface DiscoveryOptions {
@@ -32,7 +38,15 @@ export interface DiscoveryOptions {
   /** Per-entry request timeout, ms (default 5000). */
   timeoutMs?: number;
   /** Which instance URL to hand out: clear net (default) or Tor. */
-  network?: 'clear' | 'onion';
+  network?: DirectoryNetwork;
+  /**
+   * Use `http:` clear URLs of non-loopback hosts (regtest only; default
+   * false: such a record's clear URL is refused, with a warning). Loopback
+   * `http:` URLs are always usable, with a warning.
+   */
+  allowInsecureClear?: boolean;
+  /** Where warnings go (insecure URLs); default `console.warn`. Each distinct warning is given once. */
+  onWarning?: (message: string) => void;
   /** Clock tolerance for record expiry, ms (default 30 000). */
   clockSkewMs?: number;
   /**
@@ -101,7 +115,10 @@ export class DirectoryClient {
   readonly #urls: readonly string[];
   readonly #publicKey: Uint8Array;
   readonly #timeoutMs: number;
-  readonly #network: 'clear' | 'onion';
+  readonly #network: DirectoryNetwork;
+  readonly #allowInsecureClear: boolean;
+  readonly #onWarning: (message: string) => void;
+  readonly #warned = new Set<string>();
   readonly #clockSkewMs: number;
   readonly #maxLagMs: number;
   readonly #fetch: typeof fetch;
@@ -126,6 +143,8 @@ export class DirectoryClient {
     if (this.#publicKey.length !== 32) throw new Error('Directory public key must be 32 bytes');
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#network = opts.network ?? 'clear';
+    this.#allowInsecureClear = opts.allowInsecureClear ?? false;
+    this.#onWarning = opts.onWarning ?? ((m) => console.warn(`WARNING: ${m}`));
     this.#clockSkewMs = opts.clockSkewMs ?? 30_000;
     this.#maxLagMs = opts.maxLagMs ?? 60_000;
     this.#fetch = opts.fetch ?? ((input, init) => fetch(input, init));
@@ -136,6 +155,11 @@ export class DirectoryClient {
   static #parseKey(hex: string): Uint8Array {
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error('Directory public key must be 64 hex characters');
     return hexToBytes(hex.toLowerCase());
+  }
+
+  /** The network whose URLs this client hands out. */
+  get network(): DirectoryNetwork {
+    return this.#network;
   }
 
   /** Failures of the last refresh (entries skipped and why). */
@@ -278,10 +302,61 @@ export class DirectoryClient {
     return records;
   }
 
+  #warn(message: string): void {
+    if (this.#warned.has(message)) return;
+    this.#warned.add(message);
+    this.#onWarning(message);
+  }
+
+  /** The record as an instance on this client's network, or why it cannot be used. */
+  #resolve(r: DirectoryRecord): DiscoveredInstance | { refused: string } {
+    const u = recordUrl(r, this.#network, this.#allowInsecureClear);
+    if (u.url === null) {
+      this.#warn(`Directory record not used: ${u.reason}`);
+      return { refused: u.reason };
+    }
+    if (u.warning) this.#warn(u.warning);
+    return {
+      instanceId: r.instanceId,
+      url: u.url,
+      urlClear: r.urlClear,
+      urlOnion: r.urlOnion,
+      state: r.state,
+    };
+  }
+
   #instance(r: DirectoryRecord): DiscoveredInstance | null {
-    const url = this.#network === 'onion' ? r.urlOnion : r.urlClear;
-    if (!url) return null;
-    return { instanceId: r.instanceId, url, urlClear: r.urlClear, urlOnion: r.urlOnion, state: r.state };
+    const i = this.#resolve(r);
+    return 'refused' in i ? null : i;
+  }
+
+  /**
+   * The verified, unexpired record of `instanceId` as an instance on this
+   * client's network (a redirect's target). Throws {@link RedirectRefusedError}
+   * when the directory holds no such record or it has no usable URL.
+   */
+  verifiedInstance(instanceId: string): DiscoveredInstance {
+    const r = this.current()?.instances.get(instanceId);
+    if (!r) throw new RedirectRefusedError(`instance '${instanceId}' has no verified directory record`);
+    const i = this.#resolve(r);
+    if ('refused' in i) throw new RedirectRefusedError(i.refused);
+    return i;
+  }
+
+  /**
+   * The verified instance whose published `…/rest/registerOutput` URL is the
+   * 307 `location` (resolved against `requestUrl`), on this client's network
+   * (an onion client gets the onion URL even for a clear Location); null
+   * when no verified record publishes that URL. Throws
+   * {@link RedirectRefusedError} when the record has no usable URL.
+   */
+  instanceForLocation(location: string, requestUrl: string): DiscoveredInstance | null {
+    const dir = this.current();
+    const r = dir ? recordForLocation(dir.instances.values(), location, requestUrl) : null;
+    if (!r) return null;
+    const i = this.#resolve(r);
+    if ('refused' in i) throw new RedirectRefusedError(i.refused);
+    return i;
   }
 
   /**
@@ -300,10 +375,10 @@ export class DirectoryClient {
     const owner = dir.pools.get(poolId);
     if (!owner) throw new DiscoveryError(`No instance of the directory serves pool '${poolId}'`);
     const record = dir.instances.get(owner.instanceId)!;
-    const inst = this.#instance(record);
-    if (!inst)
+    const inst = this.#resolve(record);
+    if ('refused' in inst)
       throw new DiscoveryError(
-        `Instance '${owner.instanceId}' owning '${poolId}' has no ${this.#network} URL`,
+        `Instance '${owner.instanceId}' owning '${poolId}' has no usable ${this.#network} URL (${inst.refused})`,
       );
     return { ...inst, poolId, epoch: owner.epoch };
   }
@@ -324,7 +399,8 @@ export class DirectoryClient {
     const all = reachable.length ? reachable : listed;
     const active = all.filter((i) => i.state === 'active');
     const pick = active.length ? active : all;
-    if (!pick.length) throw new DiscoveryError(`The directory lists no instance with a ${this.#network} URL`);
+    if (!pick.length)
+      throw new DiscoveryError(`The directory lists no instance with a usable ${this.#network} URL`);
     return pick[Math.floor(this.#random() * pick.length)]!;
   }
 }

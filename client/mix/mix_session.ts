@@ -37,10 +37,11 @@ import {
   WS_SIGNING,
 } from '#shared/protocol/constants.ts';
 import { parseJson, STOMP_PAYLOAD_SCHEMAS } from '#shared/protocol/messages.ts';
-import { HEADER_ACCEPT_REDIRECT, type RedirectResponse, redirectTarget } from '#shared/protocol/redirect.ts';
+import { HEADER_ACCEPT_REDIRECT, type RedirectResponse } from '#shared/protocol/redirect.ts';
 import { userHash } from '#shared/protocol/user_hash.ts';
 import { fetchSockjsInfo, SockJsClientSocket, sockjsTransportUrl } from '#shared/sockjs/client_socket.ts';
 import { isVerificationFailure, type LocateHint } from '../discovery/coordinator_locator.ts';
+import { RedirectRefusedError, unverifiedRedirectVerdict } from '../discovery/redirect_policy.ts';
 import { type CoordinatorRest, CoordinatorRestError } from '../rest/coordinator_rest.ts';
 import { MAX_INPUT_FEE } from '../tx0/premix_value.ts';
 import type {
@@ -91,7 +92,10 @@ export interface MixSessionOptions {
    * RedirectResponse to the instance serving the pool (default false: plain 0.23).
    */
   acceptRedirect?: boolean;
-  /** Follow the onion URL of a redirect when there is one (default false). */
+  /**
+   * Without `locate` only: follow the onion URL of a redirect (default false;
+   * a redirect naming no onion URL is then refused, never followed to clear).
+   */
   preferOnion?: boolean;
   /** Consecutive redirects allowed before the attempt ends with INTERNAL_ERROR (default 3). */
   maxRedirects?: number;
@@ -102,7 +106,10 @@ export interface MixSessionOptions {
    * (first one, after a redirect, a lost or a failed connection). A rejection
    * counts as a failed connection (§9.4 retry timing), except a directory
    * refused by verification (forged / altered / expired), which ends the
-   * attempt with INTERNAL_ERROR.
+   * attempt with INTERNAL_ERROR, and a refused redirect
+   * ({@link RedirectRefusedError}: no verified record of the instance), which
+   * ends it with DISCONNECTED. With `locate`, a RedirectResponse only names
+   * an instance: its URLs are never used, `locate` resolves the instance.
    */
   locate?: (hint: LocateHint) => Promise<string>;
   /** Debug sink for STOMP traffic (never receives secrets; off by default). */
@@ -175,6 +182,8 @@ export class MixSession extends EventEmitter<MixEvents> {
   #redirects = 0;
   /** Why the next connection happens (for `locate`). */
   #locateHint: LocateHint = { reason: 'start' };
+  /** The redirect being resolved by `locate` (its event is emitted with the verified URL). */
+  #pendingRedirect: { from: string; instanceId: string; epoch: number } | null = null;
   #dialog = newDialog();
   #client: Client | null = null;
   #done = false;
@@ -298,7 +307,14 @@ export class MixSession extends EventEmitter<MixEvents> {
     } catch (err) {
       if (this.#done || seq !== this.#connectionSeq) return false;
       const msg = err instanceof Error ? err.message : String(err);
-      if (isVerificationFailure(err)) {
+      if (err instanceof RedirectRefusedError) {
+        this.#finish({
+          status: 'FAIL',
+          reason: 'DISCONNECTED',
+          message: `Redirect refused: ${msg}`,
+          mixId: null,
+        });
+      } else if (isVerificationFailure(err)) {
         this.#finish({
           status: 'FAIL',
           reason: 'INTERNAL_ERROR',
@@ -315,6 +331,9 @@ export class MixSession extends EventEmitter<MixEvents> {
       this.#serverUrl = url;
       this.#rest = this.#o.restForUrl ? this.#o.restForUrl(url) : this.#rest;
     }
+    const redirect = this.#pendingRedirect;
+    this.#pendingRedirect = null;
+    if (redirect && hint.reason === 'redirect') this.emit('redirect', { ...redirect, to: url });
     return true;
   }
 
@@ -501,22 +520,42 @@ export class MixSession extends EventEmitter<MixEvents> {
     handler(n);
   }
 
-  /** Cluster addendum: reconnect to the instance that serves the pool. */
+  /**
+   * Cluster addendum: reconnect to the instance that serves the pool. With
+   * `locate` (directory) the redirect only names the instance and `locate`
+   * resolves it to its verified record's URL; without it (one configured
+   * coordinator, explicit `acceptRedirect`) the redirect's own URL is used,
+   * never from onion to clear or from https to http.
+   */
   #onRedirect(r: RedirectResponse): void {
-    const target = redirectTarget(r, this.#o.preferOnion);
-    if (target === null)
-      throw new AttemptEnd('INTERNAL_ERROR', `Redirect to instance ${r.instanceId} names no URL`);
+    if (r.poolId !== this.#o.poolId)
+      throw new AttemptEnd(
+        'INTERNAL_ERROR',
+        `Redirect for pool '${r.poolId}' instead of '${this.#o.poolId}'`,
+      );
     if (++this.#redirects > this.#o.maxRedirects) {
       throw new AttemptEnd(
         'INTERNAL_ERROR',
-        `More than ${this.#o.maxRedirects} consecutive redirects (last to ${target})`,
+        `More than ${this.#o.maxRedirects} consecutive redirects (last to instance ${r.instanceId})`,
       );
     }
     const from = this.#serverUrl;
-    this.#serverUrl = target;
-    this.#rest = this.#o.restForUrl ? this.#o.restForUrl(target) : this.#rest;
-    this.emit('redirect', { from, to: target, instanceId: r.instanceId, epoch: r.epoch });
-    this.#locateHint = { reason: 'redirect', minEpoch: r.epoch, redirectTo: target };
+    if (this.#o.locate) {
+      this.#pendingRedirect = { from, instanceId: r.instanceId, epoch: r.epoch };
+      this.#locateHint = { reason: 'redirect', instanceId: r.instanceId, minEpoch: r.epoch };
+    } else {
+      const target = (this.#o.preferOnion ? r.urlOnion : (r.urlClear ?? r.urlOnion))?.replace(/\/+$/, '');
+      if (!target)
+        throw new AttemptEnd(
+          'INTERNAL_ERROR',
+          `Redirect to instance ${r.instanceId} names no ${this.#o.preferOnion ? 'onion ' : ''}URL`,
+        );
+      const verdict = unverifiedRedirectVerdict(from, target);
+      if (!verdict.ok) throw new AttemptEnd('INTERNAL_ERROR', `Redirect refused: ${verdict.reason}`);
+      this.#serverUrl = target;
+      this.#rest = this.#o.restForUrl ? this.#o.restForUrl(target) : this.#rest;
+      this.emit('redirect', { from, to: target, instanceId: r.instanceId, epoch: r.epoch });
+    }
     this.#resetDialog();
     this.#dropClient();
     void this.#connect();

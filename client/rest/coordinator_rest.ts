@@ -6,9 +6,15 @@
  * it through another Tor circuit / SOCKS5 proxy (e.g. an undici
  * `ProxyAgent`-backed fetch, or {@link socks5Fetch}).
  *
+ * A registerOutput answered 307 (cluster: the mix lives on another instance)
+ * is not followed by fetch (`redirect: 'manual'`) but by `followRedirect`,
+ * which decides where the same body may be re-POSTed: with a directory only
+ * to a verified instance's own URL (client/discovery/redirect_policy.ts).
+ *
  * @module
  */
 import type { z } from 'zod';
+import { followUnverifiedRedirect } from '#client/discovery/coordinator_locator.ts';
 import { PROTOCOL_VERSION, REST_POOLS, REST_REGISTER_OUTPUT, REST_TX0 } from '#shared/protocol/constants.ts';
 import {
   type PoolInfo,
@@ -53,7 +59,17 @@ export interface CoordinatorRestOptions {
   timeoutMs?: number;
   /** `user-agent` header (default `whirlpool-client/0.23`, like the Java client). */
   userAgent?: string;
+  /**
+   * Where a registerOutput answered 307 with `location` may be re-POSTed
+   * (absolute URL), or a rejection to give it up. Default
+   * {@link followUnverifiedRedirect} (no directory: the Location, never onion → clear
+   * or https → http).
+   */
+  followRedirect?: (location: string, requestUrl: string) => Promise<string>;
 }
+
+/** Redirects of one registerOutput followed at most (instance → holder is one; more means a loop). */
+export const MAX_REGISTER_OUTPUT_REDIRECTS = 2;
 
 /** REST client of one coordinator. */
 export class CoordinatorRest {
@@ -62,6 +78,7 @@ export class CoordinatorRest {
   readonly #registerOutputFetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #userAgent: string;
+  readonly #followRedirect: (location: string, requestUrl: string) => Promise<string>;
 
   constructor(opts: CoordinatorRestOptions) {
     this.serverUrl = opts.serverUrl.replace(/\/+$/, '');
@@ -69,6 +86,7 @@ export class CoordinatorRest {
     this.#registerOutputFetch = opts.registerOutputFetch ?? this.#fetch;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#userAgent = opts.userAgent ?? `whirlpool-client/${PROTOCOL_VERSION}`;
+    this.#followRedirect = opts.followRedirect ?? followUnverifiedRedirect;
   }
 
   /** Pools, sorted by denomination descending like the Java client. */
@@ -88,18 +106,43 @@ export class CoordinatorRest {
     return this.#json(this.#fetch, url, { method: 'GET' }, Tx0DataResponseSchema);
   }
 
-  /** Registers a mix output through the register-output fetch; success is HTTP 200 with an empty body. */
+  /**
+   * Registers a mix output through the register-output fetch; success is
+   * HTTP 200 with an empty body. A 307 is re-POSTed (same body, same fetch)
+   * where `followRedirect` allows, at most {@link MAX_REGISTER_OUTPUT_REDIRECTS} times.
+   */
   async registerOutput(req: RegisterOutputRequest): Promise<void> {
-    const url = `${this.serverUrl}${REST_REGISTER_OUTPUT}`;
-    await this.#request(this.#registerOutputFetch, url, {
+    let url = `${this.serverUrl}${REST_REGISTER_OUTPUT}`;
+    const init: RequestInit = {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(req),
-    });
+      redirect: 'manual',
+    };
+    for (let hops = 0; ; hops++) {
+      const { location } = await this.#request(this.#registerOutputFetch, url, init, { redirectable: true });
+      if (location === null) return;
+      if (hops >= MAX_REGISTER_OUTPUT_REDIRECTS) {
+        throw new CoordinatorRestError(url, 307, null, `registerOutput redirected more than ${hops} times`);
+      }
+      let next: string;
+      try {
+        next = await this.#followRedirect(location, url);
+      } catch (err) {
+        throw new CoordinatorRestError(
+          url,
+          307,
+          null,
+          `registerOutput redirect refused: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      url = next;
+    }
   }
 
   async #json<T>(f: typeof fetch, url: string, init: RequestInit, schema: z.ZodType<T>): Promise<T> {
-    const text = await this.#request(f, url, init);
+    const { text } = await this.#request(f, url, init);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -122,7 +165,16 @@ export class CoordinatorRest {
     return parsed.data;
   }
 
-  async #request(f: typeof fetch, url: string, init: RequestInit): Promise<string> {
+  /**
+   * Sends a request; resolves with the body of a 200 (`location` null), or,
+   * with `redirectable`, with the Location of a 307; throws on anything else.
+   */
+  async #request(
+    f: typeof fetch,
+    url: string,
+    init: RequestInit,
+    opts: { redirectable?: boolean } = {},
+  ): Promise<{ text: string; location: string | null }> {
     let res: Response;
     let text: string;
     try {
@@ -143,6 +195,8 @@ export class CoordinatorRest {
         },
       );
     }
+    const location = res.headers.get('location');
+    if (opts.redirectable && res.status === 307 && location) return { text, location };
     if (res.status !== 200) {
       let serverMessage: string | null = null;
       try {
@@ -160,6 +214,6 @@ export class CoordinatorRest {
           : `Coordinator answered HTTP ${res.status} to ${init.method} ${url}`,
       );
     }
-    return text;
+    return { text, location: null };
   }
 }

@@ -35,32 +35,23 @@ describe('CoordinatorLocator', () => {
     expect(await l.mixUrl()).toBe('http://c');
   });
 
-  it('directory: owner without refresh at start, refreshed (with minEpoch) after a redirect / lost / failed', async () => {
+  it('directory: owner without refresh at start, refreshed after a lost / failed connection', async () => {
     const { dir, calls } = stub({ url: 'http://owner', epoch: 5 });
     const l = new DirectoryLocator(dir);
     expect(await l.mixUrl('p')).toBe('http://owner');
     expect(await l.mixUrl('p', { reason: 'lost' })).toBe('http://owner');
-    expect(await l.mixUrl('p', { reason: 'redirect', minEpoch: 5, redirectTo: 'http://r' })).toBe(
-      'http://owner',
-    );
+    expect(await l.mixUrl('p', { reason: 'failed' })).toBe('http://owner');
     expect(await l.restUrl()).toBe('http://any');
     expect(calls).toEqual([
-      { poolId: 'p', opts: { refresh: false, minEpoch: undefined } },
-      { poolId: 'p', opts: { refresh: true, minEpoch: undefined } },
-      { poolId: 'p', opts: { refresh: true, minEpoch: 5 } },
+      { poolId: 'p', opts: { refresh: false } },
+      { poolId: 'p', opts: { refresh: true } },
+      { poolId: 'p', opts: { refresh: true } },
       { poolId: '*', opts: {} },
     ]);
   });
 
-  it('directory: follows the redirect when the directory lags its epoch or cannot be read', async () => {
-    const lagging = new DirectoryLocator(stub({ url: 'http://old', epoch: 3 }).dir);
-    expect(await lagging.mixUrl('p', { reason: 'redirect', minEpoch: 4, redirectTo: 'http://new' })).toBe(
-      'http://new',
-    );
+  it('directory: a lost connection with no readable directory is an error (retried as a failed connection)', async () => {
     const down = new DirectoryLocator(stub(new DiscoveryError('down')).dir);
-    expect(await down.mixUrl('p', { reason: 'redirect', minEpoch: 4, redirectTo: 'http://new' })).toBe(
-      'http://new',
-    );
     await expect(down.mixUrl('p', { reason: 'lost' })).rejects.toThrow('down');
   });
 
