@@ -19,6 +19,7 @@ import { createClusterFrontend } from '#coordinator/cluster/cluster_frontend.ts'
 import { type ClusterHandle, startClusterNode } from '#coordinator/cluster/start_cluster_node.ts';
 import { type CoordinatorConfig, describeConfig, engineParams } from '#coordinator/config/load_config.ts';
 import { deriveSecretWallet } from '#coordinator/config/secret_wallet.ts';
+import { startHistoryRecorder } from '#coordinator/dashboard/history_recorder.ts';
 import { mountDashboard } from '#coordinator/dashboard/mount_dashboard.ts';
 import {
   type DirectoryPublisher,
@@ -47,6 +48,7 @@ import { combineLiveSources, engineLiveSource } from '#coordinator/rest/pools_ro
 import { createRestApp } from '#coordinator/rest/rest_app.ts';
 import { createDbPool } from '#coordinator/store/db_pool.ts';
 import { MigrationError } from '#coordinator/store/errors.ts';
+import { HistoryStore } from '#coordinator/store/history_store.ts';
 import { runMigrations } from '#coordinator/store/migrate.ts';
 import { MySqlMixStore } from '#coordinator/store/mix_store.ts';
 import {
@@ -275,7 +277,7 @@ export async function startCoordinator(
     // GET /instances: every instance is a bootstrap node too (directory stream)
     app.route('/', createCoordinatorInstancesApp(db).app);
     // dashboard at /dashboard (enabled by WHIRLPOOL_DASHBOARD_PASSWORD_HASH)
-    mountDashboard(app, {
+    const dashboardConfig = mountDashboard(app, {
       db,
       pools: config.pools,
       instanceId: config.instanceId ?? null,
@@ -354,6 +356,30 @@ export async function startCoordinator(
       logger: log.child({ module: 'pool-status' }),
     });
     const startedPublisher = publisher;
+    // history samples for the dashboard's pictures (every instance of a cluster records its own)
+    const historyRecorder = clusterNode
+      ? startHistoryRecorder({
+          store: new HistoryStore(db),
+          instanceId: clusterNode.instanceId,
+          state: () => clusterNode.state,
+          served: () =>
+            mixEngine
+              .snapshot()
+              .filter((p) => p.served)
+              .map((p) => ({
+                poolId: p.poolId,
+                epoch: clusterNode.fenceOf(p.poolId)?.epoch ?? 0,
+                mixStatus: p.mixStatus,
+                nbMustMixQueued: p.nbMustMixQueued,
+                nbLiquidityQueued: p.nbLiquidityQueued,
+                nbConfirmed: p.nbConfirmed,
+              })),
+          onServeChange: (listener) => clusterNode.onServeEvent(listener),
+          sampleMs: dashboardConfig.historySampleMs,
+          retentionMs: dashboardConfig.historyRetentionMs,
+          logger: log.child({ module: 'history' }),
+        })
+      : null;
     return {
       port: server.port,
       instanceId: clusterConfig.enabled ? clusterConfig.instanceId : null,
@@ -365,6 +391,7 @@ export async function startCoordinator(
         stopping ??= (async () => {
           clearInterval(servedTimer);
           stopPhaseWatch();
+          historyRecorder?.stop();
           log.info({ mode }, 'coordinator stopping');
           try {
             // results still pending from a database outage are written before the leases go

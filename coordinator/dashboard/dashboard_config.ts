@@ -20,6 +20,10 @@ export interface DashboardConfig {
   sessionTtlMs: number;
   /** Set the cookie's Secure flag (default: true unless the clear URL is http://). */
   secureCookie: boolean;
+  /** How often each instance records a history sample for the pictures, ms. */
+  historySampleMs: number;
+  /** How long history samples are kept, ms. */
+  historyRetentionMs: number;
 }
 
 const EnvSchema = z.object({
@@ -32,6 +36,8 @@ const EnvSchema = z.object({
   WHIRLPOOL_DASHBOARD_SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   WHIRLPOOL_DASHBOARD_SESSION_TTL_MS: z.coerce.number().int().positive().optional(),
   WHIRLPOOL_URL_CLEAR: z.string().optional(),
+  WHIRLPOOL_HISTORY_SAMPLE_MS: z.coerce.number().int().min(500).max(600_000).optional(),
+  WHIRLPOOL_HISTORY_RETENTION_HOURS: z.coerce.number().int().min(1).max(8760).optional(),
 });
 
 /** Parses the dashboard variables of `env` (throws naming the offending variable, never its value). */
@@ -69,5 +75,7 @@ export function dashboardConfigFromEnv(
       : null,
     sessionTtlMs: e.WHIRLPOOL_DASHBOARD_SESSION_TTL_MS ?? 8 * 3600_000,
     secureCookie: !(e.WHIRLPOOL_URL_CLEAR ?? '').startsWith('http://'),
+    historySampleMs: e.WHIRLPOOL_HISTORY_SAMPLE_MS ?? 10_000,
+    historyRetentionMs: (e.WHIRLPOOL_HISTORY_RETENTION_HOURS ?? 72) * 3600_000,
   };
 }

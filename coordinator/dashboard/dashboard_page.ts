@@ -40,13 +40,19 @@ export function dashboardPage(title: string, csrf: string): string {
     `<header><h1>${escapeHtml(title)}</h1><span id="updated">loading…</span>
 <button id="logout" type="button">Log out</button></header>
 <main>
+<section id="history"><h2>History <small id="history-window"></small></h2><div class="charts">
+<figure><figcaption>Pool owners (colour = instance, ▲ = takeover at a new epoch)</figcaption><div id="chart-ownership" class="chart"></div></figure>
+<figure><figcaption>Instance heartbeats</figcaption><div id="chart-heartbeats" class="chart"></div></figure>
+<figure><figcaption>Mixes per pool (successes up, failures down)</figcaption><div id="chart-mixes" class="chart"></div></figure>
+<figure><figcaption>Queued inputs per pool (must-mix solid, liquidity dashed)</figcaption><div id="chart-queues" class="chart"></div></figure>
+</div><p id="chart-legend" class="legend"></p></section>
 <section><h2>Instances</h2><table id="instances"><thead><tr><th>Instance</th><th>State</th><th>Pools</th><th>Heartbeat age</th><th>Version</th><th>Clear URL</th><th>Onion URL</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Pools</h2><table id="pools"><thead><tr><th>Pool</th><th>Owner</th><th>Epoch</th><th>Lease left</th><th>Mix phase</th><th>Elapsed</th><th>Confirmed</th><th>Must-mix queued</th><th>Liquidity queued</th><th>Registered (invited + queued)</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Recent mixes <small id="mix-stats"></small></h2><table id="mixes"><thead><tr><th>Time</th><th>Pool</th><th>Status</th><th>Inputs</th><th>Instance</th><th>Txid / reason</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Active bans</h2><table id="bans"><thead><tr><th>Identifier</th><th>Since</th><th>Until</th><th>Notes</th><th></th></tr></thead><tbody></tbody></table></section>
 <section><h2>Recent blames</h2><table id="blames"><thead><tr><th>Time</th><th>Identifier</th><th>Reason</th><th>Pool</th><th>Mix</th></tr></thead><tbody></tbody></table></section>
 </main>`,
-    `<meta name="csrf-token" content="${escapeHtml(csrf)}"><script src="/dashboard/assets/app.js" defer></script>`,
+    `<meta name="csrf-token" content="${escapeHtml(csrf)}"><script src="/dashboard/assets/app.js" defer></script><script src="/dashboard/assets/charts.js" defer></script>`,
   );
 }
 

@@ -16,6 +16,7 @@ import { type Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import type { Logger } from '#coordinator/log.ts';
+import { CHARTS_CSS, CHARTS_JS } from './dashboard_charts.ts';
 import type { DashboardConfig } from './dashboard_config.ts';
 import { DASHBOARD_CSS, DASHBOARD_JS, dashboardPage, loginPage } from './dashboard_page.ts';
 import { verifyPassword } from './password_hash.ts';
@@ -26,6 +27,8 @@ export interface DashboardRoutesOptions {
   config: DashboardConfig;
   /** The cluster view as JSON-serialisable data (see cluster_view.ts). */
   readView(): Promise<unknown>;
+  /** The pictures' data for the last `hours` (see history_view.ts). */
+  readHistory?(hours: number): Promise<unknown>;
   /** Ends the active bans of an identifier; returns how many were active. */
   unban(identifier: string): Promise<number>;
   logger: Logger;
@@ -41,6 +44,7 @@ const LoginSchema = z.object({
   user: z.string().min(1).max(64),
   password: z.string().min(1).max(1024),
 });
+const HistoryQuerySchema = z.object({ hours: z.coerce.number().int().min(1).max(72).default(6) });
 const UnbanSchema = z.object({
   identifier: z.string().regex(/^[0-9a-f]{64}(:\d{1,6})?$/, 'a txid or txid:index'),
 });
@@ -94,7 +98,10 @@ export function createDashboardRoutes(opts: DashboardRoutesOptions): Hono {
     c.body(DASHBOARD_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }),
   );
   app.get('/assets/app.css', (c) =>
-    c.body(DASHBOARD_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8' }),
+    c.body(DASHBOARD_CSS + CHARTS_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8' }),
+  );
+  app.get('/assets/charts.js', (c) =>
+    c.body(CHARTS_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }),
   );
 
   app.get('/login', (c) => c.html(loginPage(title, null)));
@@ -146,6 +153,19 @@ export function createDashboardRoutes(opts: DashboardRoutesOptions): Hono {
       return c.json(await opts.readView());
     } catch (err) {
       opts.logger.warn({ err: (err as Error).message }, 'dashboard view unavailable');
+      return c.json({ error: 'database unavailable' }, 503);
+    }
+  });
+
+  app.get('/api/history', async (c) => {
+    if (!session(c)) return c.json({ error: 'login required' }, 401);
+    const q = HistoryQuerySchema.safeParse({ hours: c.req.query('hours') ?? undefined });
+    if (!q.success) return c.json({ error: 'hours must be an integer from 1 to 72' }, 400);
+    if (!opts.readHistory) return c.json({ error: 'no history on this instance' }, 404);
+    try {
+      return c.json(await opts.readHistory(q.data.hours));
+    } catch (err) {
+      opts.logger.warn({ err: (err as Error).message }, 'dashboard history unavailable');
       return c.json({ error: 'database unavailable' }, 503);
     }
   });

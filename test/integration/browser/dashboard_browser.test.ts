@@ -2,8 +2,11 @@
  * The dashboard in a real headless Chromium (Debian `chromium` driven by
  * playwright-core) against two real coordinator processes sharing one
  * MariaDB database and one btcd: log in, see both instances and the pool
- * owners, watch a pool's owner change after a kill -9 of its owner, and
- * unban an input. Screenshots are saved under test-artifacts/.
+ * owners, watch a pool's owner change after a kill -9 of its owner — in the
+ * pools table and in the history pictures (the ownership lane changes colour
+ * at a higher epoch with a takeover mark, the killed instance's heartbeat
+ * lane is marked dead) — and unban an input, without one script error.
+ * Screenshots are saved under test-artifacts/.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -66,6 +69,7 @@ beforeAll(async () => {
         WHIRLPOOL_LOG_LEVEL: 'info',
         WHIRLPOOL_DASHBOARD_USER: 'operator',
         WHIRLPOOL_DASHBOARD_PASSWORD_HASH: hash,
+        WHIRLPOOL_HISTORY_SAMPLE_MS: '1000',
       },
     });
     procs.set(id, { proc, port });
@@ -100,6 +104,13 @@ describe('dashboard in Chromium', () => {
   it('logs in, shows the cluster, follows a failover and unbans an input', async () => {
     const a = procs.get('dash-a')!;
     const page = await browser.newPage();
+    const scriptErrors: string[] = [];
+    page.on('pageerror', (err) => scriptErrors.push(err.message));
+    page.on('console', (msg) => {
+      // HTTP errors the test provokes (the wrong password's 401, no favicon) are not script errors
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
+        scriptErrors.push(msg.text());
+    });
     const base = `http://127.0.0.1:${a.port}`;
 
     // login required
@@ -144,6 +155,42 @@ describe('dashboard in Chromium', () => {
     expect(moved.length).toBeGreaterThan(0);
     for (const p of moved) expect(after[p]).toBe('dash-a');
 
+    // the pictures: each moved pool's lane shows dash-b, then dash-a at a higher epoch with a
+    // takeover mark from dash-b; the heartbeat lane of dash-b is marked dead once its record expired
+    for (const p of moved) {
+      const lane = await waitFor(
+        `the takeover of ${p} in the ownership chart`,
+        async () => {
+          const l = await page.$eval(`#chart-ownership g[data-pool="${p}"]`, (g) => ({
+            segments: [...g.querySelectorAll('rect.segment')].map((r) => ({
+              instance: r.getAttribute('data-instance'),
+              epoch: Number(r.getAttribute('data-epoch')),
+            })),
+            takeovers: [...g.querySelectorAll('path.takeover')].map((t) => ({
+              from: t.getAttribute('data-from'),
+              to: t.getAttribute('data-to'),
+              epoch: Number(t.getAttribute('data-epoch')),
+            })),
+          }));
+          return l.takeovers.some((t) => t.from === 'dash-b' && t.to === 'dash-a') ? l : null;
+        },
+        30_000,
+      );
+      const bEpoch = Math.max(...lane.segments.filter((s) => s.instance === 'dash-b').map((s) => s.epoch));
+      const taken = lane.takeovers.find((t) => t.from === 'dash-b' && t.to === 'dash-a')!;
+      expect(taken.epoch).toBeGreaterThan(bEpoch);
+      const last = lane.segments[lane.segments.length - 1]!;
+      expect(last).toEqual({ instance: 'dash-a', epoch: taken.epoch });
+    }
+    await page.waitForSelector('#chart-heartbeats g[data-instance="dash-b"][data-liveness="dead"]', {
+      timeout: 30_000,
+    });
+    expect(await page.getAttribute('#chart-heartbeats g[data-instance="dash-a"]', 'data-liveness')).toBe(
+      'live',
+    );
+    expect(await page.textContent('#chart-heartbeats g[data-instance="dash-b"] .label')).toContain('dead');
+    await page.screenshot({ path: 'test-artifacts/dashboard-history.png', fullPage: true });
+
     // unban: a ban written by the store appears, the button ends it in the database
     const pool = createDbPool(db.url);
     try {
@@ -158,6 +205,7 @@ describe('dashboard in Chromium', () => {
     } finally {
       await pool.end();
     }
+    expect(scriptErrors).toEqual([]);
     await page.close();
   });
 });
