@@ -351,13 +351,15 @@ export class MixEngine {
   // ---------------------------------------------------------------------------
   // REST
 
-  /** `POST /rest/registerOutput` (§3.6); throws {@link NotifiableError} or an internal error (→ `Error`). */
+  /**
+   * `POST /rest/registerOutput` (§3.6); throws {@link NotifiableError} or an
+   * internal error (→ `Error`). Unlike the spec's order, address reuse is
+   * only looked up after the signature verified (in the mix): otherwise this
+   * endpoint answers "was this address ever a mix output" to anyone.
+   */
   async registerOutput(req: RegisterOutputRequest): Promise<void> {
     if (!isValidReceiveAddress(req.receiveAddress, this.#params.network)) {
       throw new NotifiableError('Invalid receiveAddress');
-    }
-    if (await this.#store.isOutputUsed(req.receiveAddress)) {
-      throw new NotifiableError(`receiveAddress already registered: ${req.receiveAddress}`);
     }
     const found = this.findMixByInputsHash(req.inputsHash);
     const pool = found ? this.#pools.get(found.poolId) : undefined;

@@ -7,7 +7,15 @@
  *   (persist, notify, next mix).
  *
  * Every method runs under the pool's lock (see pool_runtime.ts), timers
- * included, so the state below is never observed half-changed. Client-visible
+ * included, so the state below is never observed half-changed.
+ *
+ * Integrity (issue 12): a blind signature never outlives its input. Every
+ * signature issued is recorded ({@link SignatureLedger}); an input holding one
+ * that leaves before REGISTER_OUTPUT (disconnect, spent...) restarts the mix
+ * (FAIL without blame, the remaining inputs go back to their queues and the
+ * next mix — new mixId, new RSA key — invites them); outputs are accepted only
+ * up to the number of signed inputs present ({@link admitOutput}).
+ * Client-visible
  * failures throw {@link NotifiableError}; internal ones {@link MixInternalError}
  * (sent as `Error`).
  *
@@ -49,7 +57,9 @@ import {
   setInputWitness,
   signedTxBytes,
 } from './mix_tx.ts';
+import { shuffled } from './notify_order.ts';
 import { InputPool, outpointKey, type RegisteredInput } from './registered_input.ts';
+import { admitOutput, onSignedInputLeft, SignatureLedger } from './signature_ledger.ts';
 import type {
   BlameReason,
   FailReason,
@@ -86,8 +96,6 @@ interface ConfirmedInput {
   userHash: string;
 }
 
-const STARTED: readonly MixStatus[] = ['REGISTER_OUTPUT', 'REVEAL_OUTPUT', 'SIGNING'];
-
 /** One mix of one pool (spec §3.1 "A mix holds"). */
 export class MixRound {
   readonly mixId: string;
@@ -99,6 +107,8 @@ export class MixRound {
   /** Invited, not yet confirmed. */
   readonly confirming = new InputPool();
   readonly #confirmed: ConfirmedInput[] = [];
+  /** Every outpoint / userHash this mix's key signed for, inputs that left included. */
+  readonly #ledger = new SignatureLedger();
   #inputsHash: string | null = null;
   readonly #receiveAddresses = new Set<string>();
   readonly #revealed = new Map<string, string>();
@@ -194,8 +204,19 @@ export class MixRound {
       return;
     }
     if (check.outcome === 'reject') throw new NotifiableError(check.message);
+    const refusal = this.#ledger.refusal(outpointKey(input), req.userHash, this.#rules.maxInputsSameUserHash);
+    if (refusal?.outcome === 'requeue') {
+      this.#ctx.logger.info(
+        { mixId: this.mixId, input: outpointKey(input), reason: refusal.message },
+        'input requeued: userHash already signed in this mix',
+      );
+      this.#requeue(input);
+      return;
+    }
+    if (refusal) throw new NotifiableError(refusal.message);
 
     const signedBordereau = this.#key.signBlinded(z85Decode(req.blindedBordereau64));
+    this.#ledger.record(outpointKey(input), req.userHash);
     this.#confirmed.push({ input, userHash: req.userHash });
     session.sendPrivate('ConfirmInputResponse', {
       mixId: this.mixId,
@@ -232,9 +253,13 @@ export class MixRound {
     }
   }
 
-  /** Readiness (§3.2) after a confirmation: spent inputs dropped silently, then composition. */
+  /** Readiness (§3.2) after a confirmation: spent inputs restart the mix (they hold signatures), then composition. */
   async #startIfReady(): Promise<void> {
-    await this.#dropSpentInputs();
+    const spent = await this.#dropSpentInputs();
+    if (spent.length > 0) {
+      await this.#signedInputsLeft(spent, 'SPENT');
+      return;
+    }
     if (this.#ended || !this.#ctx.params.mixEnabled) return;
     if (!isCompositionReady(compositionCounts(this.#composition(), this.#rules.denomination), this.#rules))
       return;
@@ -247,28 +272,57 @@ export class MixRound {
   #toRegisterOutput(): void {
     this.#status = 'REGISTER_OUTPUT';
     this.#inputsHash = computeInputsHash(this.#confirmed.map((c) => c.input));
-    this.#notifyConfirmed('RegisterOutputMixStatusNotification', {
-      status: 'REGISTER_OUTPUT',
-      mixId: this.mixId,
-      inputsHash: this.#inputsHash,
-    });
+    // random order: the order of the registerOutput POSTs must not mirror the order of confirmation
+    this.#notifyConfirmed(
+      'RegisterOutputMixStatusNotification',
+      { status: 'REGISTER_OUTPUT', mixId: this.mixId, inputsHash: this.#inputsHash },
+      shuffled(this.#confirmed, this.#ctx.random),
+    );
     this.#startTimer(this.#ctx.params.registerOutputTimeoutMs, () => this.#onRegisterOutputTimeout());
   }
 
   /**
-   * Steps 3–7 of §3.6 for an address already checked for syntax, network and
-   * reuse (steps 1–2, done by the engine before taking the lock).
+   * Steps 3–7 of §3.6 for an address already checked for syntax and network
+   * (step 1, done by the engine before taking the lock). The signature is
+   * checked before any address lookup (README, "Deliberate differences"): the
+   * reuse check (step 2) is the unique key of `mix_output` in saveOutput.
    */
   async registerOutput(req: RegisterOutputRequest): Promise<void> {
-    if (this.#status !== 'REGISTER_OUTPUT' || this.#inputsHash !== req.inputsHash) {
+    if (this.#ended || this.#inputsHash === null || this.#inputsHash !== req.inputsHash) {
       throw new MixInternalError(
         `Mix failed: ${this.mixId} is ${this.#status}, not REGISTER_OUTPUT for this inputsHash`,
       );
     }
     const address = req.receiveAddress;
     const signature = z85Decode(req.unblindedSignedBordereau64);
-    if (!this.#key.verify(new TextEncoder().encode(address), signature)) {
-      throw new NotifiableError('Invalid unblindedSignedBordereau');
+    const admission = admitOutput({
+      status: this.#status,
+      signatureValid: this.#key.verify(new TextEncoder().encode(address), signature),
+      alreadyRegistered: this.#receiveAddresses.has(address),
+      outputs: this.#receiveAddresses.size,
+      signedInputs: this.#confirmed.length,
+      signaturesIssued: this.#ledger.size,
+    });
+    if (admission.outcome === 'fail-without-blame') {
+      this.#ctx.logger.error(
+        { mixId: this.mixId, status: this.#status },
+        `mix integrity: ${admission.message}`,
+      );
+      await this.#end(
+        'FAIL',
+        this.#status === 'SIGNING' ? 'FAIL_SIGNING' : 'FAIL_REGISTER_OUTPUTS',
+        admission.message,
+      );
+      throw new MixInternalError(`Mix failed: ${this.mixId}: ${admission.message}`);
+    }
+    if (admission.outcome === 'refuse') {
+      const message =
+        admission.message === 'receiveAddress already registered'
+          ? `${admission.message}: ${address}`
+          : admission.message;
+      throw admission.notifiable
+        ? new NotifiableError(message)
+        : new MixInternalError(`${message} (${this.mixId})`);
     }
     const lower = address.toLowerCase();
     if (this.#confirmed.some((c) => c.input.address.toLowerCase() === lower)) {
@@ -413,15 +467,53 @@ export class MixRound {
     return true;
   }
 
-  /** The session ended: drop its input; after the start, blame it (DISCONNECT) and FAIL. */
+  /**
+   * The session ended: drop its input. A confirmed input holds a signature:
+   * before the start the mix restarts without blame, after it the input is
+   * blamed (DISCONNECT) and the mix FAILs.
+   */
   async onDisconnect(username: string): Promise<void> {
     this.confirming.removeByUsername(username);
     const index = this.#confirmed.findIndex((c) => c.input.username === username);
     if (index < 0) return;
     const [removed] = this.#confirmed.splice(index, 1);
-    if (removed && STARTED.includes(this.#status)) {
-      await this.#blameAndFail([removed.input], 'DISCONNECT', 'DISCONNECT');
+    if (removed) await this.#signedInputsLeft([removed.input], 'DISCONNECT');
+  }
+
+  /** Inputs holding this mix's signatures left (already removed from the confirmed list). */
+  async #signedInputsLeft(left: RegisteredInput[], reason: 'DISCONNECT' | 'SPENT'): Promise<void> {
+    switch (onSignedInputLeft(this.#status, this.#ended)) {
+      case 'restart':
+        await this.#restart(left, reason);
+        return;
+      case 'blame-and-fail':
+        await this.#blameAndFail(left, reason, reason);
+        return;
+      case 'ignore':
+        return;
     }
+  }
+
+  /**
+   * Restart before REGISTER_OUTPUT: this mix ends (recorded as FAIL, nobody
+   * blamed) and takes its RSA key, hence every signature it issued, with it.
+   * The next mix has a new mixId and key. Inputs only invited go back to
+   * their queues and are invited again on the same session. A confirmed
+   * client cannot take a second invitation on its session (0.23 clients stop
+   * on a new mixId after ConfirmInputResponse, and a FAIL makes them back off
+   * for minutes), so its session is closed without FAIL: the client
+   * reconnects at once and registers again (like a drain, README).
+   */
+  async #restart(left: RegisteredInput[], reason: 'DISCONNECT' | 'SPENT'): Promise<void> {
+    const failInfo = `restart: ${left.map(outpointKey).join(';')}`;
+    this.#ctx.logger.info(
+      { mixId: this.mixId, left: left.map(outpointKey), reason },
+      'signed input left before REGISTER_OUTPUT: mix restarts under a new key, nobody blamed',
+    );
+    await this.#end('FAIL', reason, failInfo, {
+      requeue: this.confirming.list(),
+      close: this.#confirmed.map((c) => c.input),
+    });
   }
 
   // ---------------------------------------------------------------------------
@@ -446,11 +538,16 @@ export class MixRound {
     }
   }
 
-  /** Persist, notify, then reset the queues' lastUserHash and open the next mix — in this order. */
+  /**
+   * Persist, notify (or, for a restart, requeue the invited inputs and close
+   * the confirmed sessions), then reset the queues' lastUserHash and open the
+   * next mix — in this order.
+   */
   async #end(
     status: 'SUCCESS' | 'FAIL',
     failReason: FailReason | null,
     failInfo: string | null,
+    restart: { requeue: readonly RegisteredInput[]; close: readonly RegisteredInput[] } | null = null,
   ): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
@@ -461,7 +558,15 @@ export class MixRound {
     } catch (err) {
       this.#ctx.logger.error({ err, mixId: this.mixId }, 'mix result not saved');
     }
-    if (status === 'SUCCESS') {
+    if (restart) {
+      for (const input of restart.requeue) {
+        this.confirming.remove(input);
+        this.#requeue(input);
+      }
+      for (const input of restart.close) {
+        if (!input.session.closed) input.session.close(`mix ${this.mixId} restarted: register again`);
+      }
+    } else if (status === 'SUCCESS') {
       this.#notifyConfirmed('SuccessMixStatusNotification', { status: 'SUCCESS', mixId: this.mixId });
     } else {
       this.#notifyConfirmed('FailMixStatusNotification', { status: 'FAIL', mixId: this.mixId });
@@ -527,8 +632,9 @@ export class MixRound {
       | 'SuccessMixStatusNotification'
       | 'FailMixStatusNotification',
     payload: unknown,
+    order: readonly ConfirmedInput[] = this.#confirmed,
   ): void {
-    for (const c of this.#confirmed) {
+    for (const c of order) {
       if (!c.input.session.closed) c.input.session.sendPrivate(name, payload);
     }
   }

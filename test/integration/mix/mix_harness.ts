@@ -15,7 +15,7 @@ import { Client, type IMessage } from '@stomp/stompjs';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { MixEngine } from '#coordinator/mix/mix_engine.ts';
+import { MixEngine, type MixEngineOptions } from '#coordinator/mix/mix_engine.ts';
 import type { MixSession } from '#coordinator/mix/mix_session.ts';
 import { DEFAULT_ENGINE_TIMINGS, type MixEngineParams, type PoolConfig } from '#coordinator/mix/types.ts';
 import { createDbPool } from '#coordinator/store/db_pool.ts';
@@ -115,14 +115,20 @@ export async function queryRows(env: MixEnv, sql: string, params: unknown[] = []
   return r;
 }
 
-/** A silent engine on the env's node and store, serving `pools`. */
-export function startEngine(env: MixEnv, pools: PoolConfig[], params: MixEngineParams): MixEngine {
+/** A silent engine on the env's node and store, serving `pools` (`random`: the engine's random source). */
+export function startEngine(
+  env: MixEnv,
+  pools: PoolConfig[],
+  params: MixEngineParams,
+  opts: { random?: () => number; store?: MixEngineOptions['store'] } = {},
+): MixEngine {
   const engine = new MixEngine({
     pools,
     params,
-    store: env.store,
+    store: opts.store ?? env.store,
     rpc: env.node.rpc,
     logger: pino({ level: process.env.MIX_TEST_LOG || 'silent' }),
+    ...(opts.random ? { random: opts.random } : {}),
   });
   for (const p of pools) engine.activatePool(p.id, null);
   return engine;
@@ -223,6 +229,10 @@ export interface ClientBehaviour {
   userPreHash?: string;
   /** Runs when REGISTER_OUTPUT arrives, before the registerOutput POST (e.g. double-spend the input). */
   beforeRegisterOutput?: () => Promise<void>;
+  /** When the server closes the session: register again at once on a new session. */
+  rejoinOnClose?: boolean;
+  /** Sign without checking that the transaction pays the client's receive address (a careless client). */
+  signBlindly?: boolean;
 }
 
 /**
@@ -231,13 +241,18 @@ export interface ClientBehaviour {
  * register the output on REGISTER_OUTPUT, check the transaction and sign it.
  */
 export class TestClient {
-  readonly session = new TestSession();
+  /** The current session (a new one after each rejoin). */
+  session = new TestSession();
+  /** Times the client registered again on a new session after the server closed its session. */
+  rejoins = 0;
   readonly utxo: ClientUtxo;
   readonly receiveAddress: string;
   /** Key of {@link receiveAddress} (to remix the output later). */
   readonly receiveKey: { privateKey: Uint8Array; address: string };
   readonly errors: string[] = [];
   registerOutputError: string | null = null;
+  /** Why the client refused to sign the mix transaction (its checks), or null. */
+  signingRefused: string | null = null;
   readonly #engine: EnginePort;
   readonly #poolId: string;
   readonly #behaviour: ClientBehaviour;
@@ -245,6 +260,8 @@ export class TestClient {
   #unblinded: Uint8Array | null = null;
   #inputsHash: string | null = null;
   #handled = 0;
+  #liquidity = false;
+  #leaving = false;
 
   constructor(engine: EnginePort, poolId: string, utxo: ClientUtxo, behaviour: ClientBehaviour = {}) {
     this.#engine = engine;
@@ -253,16 +270,34 @@ export class TestClient {
     this.#behaviour = behaviour;
     this.receiveKey = newKey();
     this.receiveAddress = behaviour.receiveAddress ?? this.receiveKey.address;
-    this.session.onClose = () => engine.onDisconnect(this.session);
-    const original = this.session.sendPrivate.bind(this.session);
-    this.session.sendPrivate = (type, payload) => {
+    this.#bind(this.session);
+  }
+
+  #bind(session: TestSession): void {
+    this.session = session;
+    this.#handled = 0;
+    this.#rsa = null;
+    this.#unblinded = null;
+    this.#inputsHash = null;
+    session.onClose = () => {
+      this.#engine.onDisconnect(session);
+      if (this.#behaviour.rejoinOnClose && !this.#leaving) {
+        // as a real client does when the server closes a live connection: reconnect at once, register again
+        this.rejoins++;
+        this.#bind(new TestSession());
+        this.register(this.#liquidity);
+      }
+    };
+    const original = session.sendPrivate.bind(session);
+    session.sendPrivate = (type, payload) => {
       original(type, payload);
-      queueMicrotask(() => this.#drain());
+      queueMicrotask(() => this.#drain(session));
     };
   }
 
   /** SUBSCRIBE then SEND registerInput. */
   register(liquidity = false, over: Record<string, unknown> = {}): void {
+    this.#liquidity = liquidity;
     const headers = new Map([
       ['poolId', this.#poolId],
       ['protocolVersion', '0.23'],
@@ -285,10 +320,12 @@ export class TestClient {
   }
 
   disconnect(): void {
+    this.#leaving = true;
     this.session.close();
   }
 
-  #drain(): void {
+  #drain(session: TestSession): void {
+    if (session !== this.session) return; // a message to a session the client already replaced
     while (this.#handled < this.session.received.length) {
       const message = this.session.received[this.#handled++]!;
       void this.#react(message).catch((err: unknown) => {
@@ -365,23 +402,33 @@ export class TestClient {
         if (new Set(outpoints.map((o) => o.txid)).size !== outpoints.length) throw new Error('Prev-tx reuse');
         const idx = outpoints.findIndex((o) => o.txid === this.utxo.txid && o.index === this.utxo.index);
         if (idx < 0) throw new Error('own input missing');
-        tx.updateInput(idx, {
-          witnessUtxo: {
-            script: addressToOutputScript(this.utxo.address, 'regtest'),
-            amount: BigInt(this.utxo.value),
-          },
-        });
-        tx.signIdx(this.utxo.privateKey, idx);
-        const [partial] = tx.getInput(idx).partialSig ?? [];
-        if (!partial) throw new Error('no signature produced');
-        const witness = [partial[1], partial[0]]; // [DER sig ‖ SIGHASH_ALL, pubkey]
-        this.send('/ws/signing', { mixId, witnesses64: witness.map((w) => z85Encode(w)) });
+        if (!this.#behaviour.signBlindly) {
+          const own = scriptHex(this.receiveAddress);
+          const outputs = Array.from({ length: tx.outputsLength }, (_, i) => tx.getOutput(i));
+          if (!outputs.some((o) => o.script && bytesToHex(o.script) === own)) {
+            this.signingRefused = 'own output missing';
+            return;
+          }
+        }
+        const witness = signMixInput(tx, idx, this.utxo);
+        this.send('/ws/signing', { mixId, witnesses64: witness });
         return;
       }
       default:
         return;
     }
   }
+}
+
+/** Signs input `idx` of a mix transaction with the UTXO's key: the witness as `witnesses64` (z85). */
+export function signMixInput(tx: Transaction, idx: number, utxo: ClientUtxo): string[] {
+  tx.updateInput(idx, {
+    witnessUtxo: { script: addressToOutputScript(utxo.address, 'regtest'), amount: BigInt(utxo.value) },
+  });
+  tx.signIdx(utxo.privateKey, idx);
+  const [partial] = tx.getInput(idx).partialSig ?? [];
+  if (!partial) throw new Error('no signature produced');
+  return [partial[1], partial[0]].map((w) => z85Encode(w)); // [DER sig ‖ SIGHASH_ALL, pubkey]
 }
 
 /** Polls `fn` until it returns a truthy value. */
