@@ -448,6 +448,11 @@ export class WhirlpoolClient {
     }
   }
 
+  /** Confirmations of output `vout` of `txid` (null: unknown to the node or spent), from the UTXO source. */
+  confirmations(txid: string, vout: number): Promise<number | null> {
+    return this.#source().confirmations(txid, vout);
+  }
+
   async #waitConfirmations(h: MixHandle, u: MixUtxo, min: number, pollMs: number): Promise<void> {
     if (min <= 0) return;
     const source = this.#source();

@@ -10,7 +10,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { MultiBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { MixHandle, MixOutcome, MixPhase } from '../api.ts';
+import type { MixHandle, MixOutcome, MixPhase, WhirlpoolClient } from '../api.ts';
 import { CoordinatorRestError } from '../rest/coordinator_rest.ts';
 import { Wallet } from '../wallet/wallet.ts';
 import {
@@ -24,6 +24,7 @@ import {
   userPath,
   writeState,
 } from './cli_context.ts';
+import { createProgress } from './progress.ts';
 
 const PHASES: MixPhase[] = [
   'CONNECTING',
@@ -163,6 +164,11 @@ function program(): Command {
     .option('--mix-fee-rate <sat/vB>', 'mix fee rate for the premix value (default: --fee-rate)')
     .option('--max-outputs <n>', 'at most this many premix outputs', positiveInt)
     .option('--dry-run', 'build and print, do not broadcast')
+    .option(
+      '--wait-confirmations <n>',
+      'after the broadcast, wait until the Tx0 has n confirmations',
+      positiveInt,
+    )
     .action(
       async (o: {
         pool: string;
@@ -170,6 +176,7 @@ function program(): Command {
         mixFeeRate?: string;
         maxOutputs?: number;
         dryRun?: boolean;
+        waitConfirmations?: number;
       }) => {
         const client = openClient(g());
         const utxos = await client.utxos('deposit');
@@ -188,6 +195,7 @@ function program(): Command {
           `  ${tx0.premixOutputs.length} × ${btc(tx0.premixOutputs[0]?.value ?? 0)} premix, miner fee ${tx0.minerFee} sats, change ${btc(tx0.change)}`,
         );
         if (o.dryRun) console.log(tx0.hex);
+        else if (o.waitConfirmations) await waitTx0(client, tx0.txid, o.waitConfirmations);
       },
     );
 
@@ -211,6 +219,18 @@ function program(): Command {
       await runMixes(g(), 'postmix', o.pool, o.count, 1, 0);
     });
   return cmd;
+}
+
+/** Waits until output 0 of the Tx0 has `min` confirmations, with a spinner on a terminal and lines elsewhere. */
+async function waitTx0(client: WhirlpoolClient, txid: string, min: number): Promise<void> {
+  const spinner = createProgress({ stream: process.stderr }).spinner(`Waiting for Tx0 ${txid.slice(0, 12)}…`);
+  for (;;) {
+    const c = (await client.confirmations(txid, 0)) ?? 0;
+    spinner.update(`${Math.min(c, min)}/${min} confirmations`);
+    if (c >= min) break;
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  spinner.done(`Tx0 ${txid} confirmed`);
 }
 
 async function runMixes(
@@ -237,6 +257,7 @@ async function runMixes(
   // Bars render only on a terminal; elsewhere (pipes, CI) progress goes to stdout as lines.
   const tty = process.stderr.isTTY === true;
   const say = (line: string) => (tty ? bars.log(`${line}\n`) : console.log(line));
+  const plain = createProgress({ stream: process.stdout });
   const handles: MixHandle[] = utxos.map((u) => {
     const name = `${u.txid.slice(0, 8)}:${u.vout}`;
     const bar = bars.create(PHASES.length - 1, 0, { utxo: name, phase: 'START', info: '' });
@@ -248,11 +269,13 @@ async function runMixes(
         phase: p,
         info: d.mixId ?? '',
       });
+      if (!tty) plain.line(`${name} ${p}${d.mixId ? ` ${d.mixId}` : ''}`);
       writeState(o, client.wallet);
     });
-    h.on('reconnect', (r) =>
-      bar.update({ utxo: name, phase: 'RECONNECT', info: `in ${r.delayMs} ms: ${r.reason}` }),
-    );
+    h.on('reconnect', (r) => {
+      bar.update({ utxo: name, phase: 'RECONNECT', info: `in ${r.delayMs} ms: ${r.reason}` });
+      if (!tty) plain.line(`${name} RECONNECT in ${r.delayMs} ms: ${r.reason}`);
+    });
     h.on('attempt', (a: MixOutcome) => {
       if (a.status === 'SUCCESS')
         say(`Mixed ${u.txid}:${u.vout} → ${a.receiveUtxo.txid}:${a.receiveUtxo.vout}`);
