@@ -12,16 +12,10 @@
  * - mix phase durations ({@link watchMixPhases}: the engine's snapshot is
  *   sampled every 250 ms, so durations are ±0.25 s);
  * - lease acquisitions / renewals / releases with their result, takeovers and
- *   takeover latency ({@link instrumentClusterDb}: the cluster's database
- *   handle, recognising the three `pool_lease` UPDATEs of
- *   coordinator/cluster/lease_store.ts; before an acquisition it reads the
- *   row, so a successful one whose previous epoch belonged to another owner
- *   (expired) or to nobody (released) counts as a takeover, with latency =
- *   new `acquired_at` − previous `lease_until`, both on the database clock);
- *   the extra read runs inside the lease store's `acquire` call, after the
- *   keeper noted when it sent the acquisition, so it can only shorten the
- *   trust window of the new lease, never extend it; renewals get no extra
- *   read);
+ *   takeover latency ({@link countLeaseEvents}: the cluster node's explicit
+ *   lease events, coordinator/cluster/lease_store.ts `LeaseEvent`; a
+ *   takeover is an acquisition of the epoch right after one another instance
+ *   held or released, its latency how long the taker saw the pool unowned);
  * - database latency ({@link instrumentClusterDb} per cluster statement kind,
  *   {@link timeStore} per store operation) and bitcoin RPC latency
  *   ({@link instrumentRpcFetch}, the `fetch` given to `BitcoinRpc`, by method).
@@ -30,8 +24,9 @@
  *
  * @module
  */
-import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Pool } from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { LeaseEvent } from '#coordinator/cluster/lease_store.ts';
 import type { StompApplication } from '#coordinator/transport/stomp_application.ts';
 import { WS_REGISTER_INPUT } from '#shared/protocol/constants.ts';
 
@@ -104,7 +99,7 @@ export function createInstanceMetrics(registry: Registry): InstanceMetrics {
     }),
     takeoverLatency: new Histogram({
       name: 'whirlpool_cluster_takeover_latency_seconds',
-      help: "Time from the previous lease's expiry or release to this instance's acquisition (database clock)",
+      help: 'Time the taker saw the pool unowned (previous lease run out or released) before acquiring it',
       labelNames: ['previous'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60],
       registers,
@@ -136,58 +131,31 @@ export function createInstanceMetrics(registry: Registry): InstanceMetrics {
 // Database (cluster handle)
 
 type QueryArg = string | { sql: string };
-type Statement =
-  | { kind: 'lease'; operation: 'acquire' | 'renew' | 'release' }
-  | { kind: 'other'; operation: string };
 
-/** Classifies a statement: the three lease UPDATEs, else `<verb> <table>`. */
-export function classifyStatement(sql: string): Statement {
+/** Names a statement `<verb> <table>` for the latency histogram. */
+export function classifyStatement(sql: string): { operation: string } {
   const s = sql.replace(/\s+/g, ' ').trim();
-  if (/^UPDATE pool_lease SET owner = \?/i.test(s)) return { kind: 'lease', operation: 'acquire' };
-  if (/^UPDATE pool_lease SET lease_until/i.test(s)) return { kind: 'lease', operation: 'renew' };
-  if (/^UPDATE pool_lease SET owner = NULL/i.test(s)) return { kind: 'lease', operation: 'release' };
   const verb = (s.split(' ')[0] ?? 'query').toLowerCase();
   const table = /\b(?:FROM|INTO|UPDATE)\s+`?([A-Za-z_][A-Za-z0-9_]*)/i.exec(s)?.[1];
-  return { kind: 'other', operation: table ? `${verb} ${table.toLowerCase()}` : verb };
+  return { operation: table ? `${verb} ${table.toLowerCase()}` : verb };
 }
 
 function sqlOf(arg: QueryArg): string {
   return typeof arg === 'string' ? arg : arg.sql;
 }
 
-/**
- * Wraps the cluster's database handle (`Pick<Pool, 'query'>`): times every
- * statement, counts lease operations and detects takeovers (see module doc).
- */
+/** Wraps the cluster's database handle (`Pick<Pool, 'query'>`): times every statement by kind. */
 export function instrumentClusterDb<D extends Pick<Pool, 'query'>>(db: D, m: InstanceMetrics): D {
   const query = async (arg: QueryArg, params?: unknown[]) => {
     const st = classifyStatement(sqlOf(arg));
-    let previous: { owner: string | null; epoch: number; untilMs: number | null } | null = null;
-    if (st.kind === 'lease' && st.operation === 'acquire' && Array.isArray(params)) {
-      previous = await readLease(db, String(params[2])).catch(() => null);
-    }
     const t0 = performance.now();
     try {
-      const res = await (db.query as (a: QueryArg, p?: unknown[]) => Promise<unknown>)(arg, params);
+      return await (db.query as (a: QueryArg, p?: unknown[]) => Promise<unknown>)(arg, params);
+    } finally {
       m.dbDuration.observe(
         { component: 'cluster', operation: st.operation },
         (performance.now() - t0) / 1000,
       );
-      if (st.kind === 'lease') {
-        const header = (res as [ResultSetHeader])[0];
-        const ok = header?.affectedRows === 1;
-        m.leaseOperations.inc({ operation: st.operation, result: ok ? 'ok' : 'refused' });
-        if (ok && previous && Array.isArray(params))
-          void recordTakeover(db, m, String(params[2]), String(params[0]), Number(header.insertId), previous);
-      }
-      return res;
-    } catch (err) {
-      m.dbDuration.observe(
-        { component: 'cluster', operation: st.operation },
-        (performance.now() - t0) / 1000,
-      );
-      if (st.kind === 'lease') m.leaseOperations.inc({ operation: st.operation, result: 'error' });
-      throw err;
     }
   };
   return new Proxy(db, {
@@ -199,53 +167,16 @@ export function instrumentClusterDb<D extends Pick<Pool, 'query'>>(db: D, m: Ins
   });
 }
 
-async function readLease(
-  db: Pick<Pool, 'query'>,
-  poolId: string,
-): Promise<{ owner: string | null; epoch: number; untilMs: number | null } | null> {
-  const [rows] = await db.query<RowDataPacket[]>(
-    {
-      sql: 'SELECT owner, epoch, UNIX_TIMESTAMP(lease_until) * 1000 AS until_ms FROM pool_lease WHERE pool_id = ?',
-      timeout: 2000,
-    },
-    [poolId],
-  );
-  const r = rows[0];
-  if (!r) return null;
-  return {
-    owner: r.owner == null ? null : String(r.owner),
-    epoch: Number(r.epoch),
-    untilMs: r.until_ms == null ? null : Number(r.until_ms),
+/** The listener of the cluster node's lease events: operation counters, takeovers and their latency. */
+export function countLeaseEvents(m: InstanceMetrics): (e: LeaseEvent) => void {
+  return (e) => {
+    if (e.type === 'operation') {
+      m.leaseOperations.inc({ operation: e.operation, result: e.result });
+      return;
+    }
+    m.takeovers.inc({ previous: e.previous });
+    if (e.latencyMs !== null) m.takeoverLatency.observe({ previous: e.previous }, e.latencyMs / 1000);
   };
-}
-
-async function recordTakeover(
-  db: Pick<Pool, 'query'>,
-  m: InstanceMetrics,
-  poolId: string,
-  instanceId: string,
-  epoch: number,
-  previous: { owner: string | null; epoch: number; untilMs: number | null },
-): Promise<void> {
-  // Epoch 0 → 1 is the pool's first owner; a gap means another acquisition happened in between.
-  if (previous.epoch < 1 || epoch !== previous.epoch + 1 || previous.owner === instanceId) return;
-  const kind = previous.owner === null ? 'released' : 'expired';
-  m.takeovers.inc({ previous: kind });
-  if (previous.untilMs === null) return;
-  try {
-    const [rows] = await db.query<RowDataPacket[]>(
-      {
-        sql: 'SELECT UNIX_TIMESTAMP(acquired_at) * 1000 AS acquired_ms FROM pool_lease WHERE pool_id = ? AND epoch = ?',
-        timeout: 2000,
-      },
-      [poolId, epoch],
-    );
-    const acquired = rows[0]?.acquired_ms;
-    if (acquired != null)
-      m.takeoverLatency.observe({ previous: kind }, Math.max(0, Number(acquired) - previous.untilMs) / 1000);
-  } catch {
-    // the counter is what matters; a lost latency sample is acceptable
-  }
 }
 
 // ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import {
 } from '#coordinator/directory/directory_publisher.ts';
 import { createCoordinatorInstancesApp } from '#coordinator/directory/instances_route.ts';
 import {
+  countLeaseEvents,
   createInstanceMetrics,
   instrumentClusterDb,
   instrumentRpcFetch,
@@ -305,6 +306,7 @@ export async function startCoordinator(
       config: clusterConfig,
       version: COORDINATOR_VERSION,
       logger: log.child({ module: 'cluster' }),
+      onLeaseEvent: countLeaseEvents(ops),
     });
     clusterFront.attach(cluster.node);
     // 7. signed directory record (when a directory key is configured and the instance is in a cluster)
@@ -352,7 +354,7 @@ export async function startCoordinator(
     const statusPublisher = startPoolStatusPublisher({
       store: poolStatus,
       engine: mixEngine,
-      instanceId: clusterConfig.enabled ? clusterConfig.instanceId : null,
+      who: startedCluster.node ? startedCluster.node : null,
       logger: log.child({ module: 'pool-status' }),
     });
     const startedPublisher = publisher;

@@ -26,7 +26,7 @@ import {
   type RoutedEngine,
 } from './cluster_routing.ts';
 import { MixInputsHashStore } from './mix_inputs_hash_store.ts';
-import type { Queryable } from './sql.ts';
+import type { TxQueryable } from './sql.ts';
 
 /** What {@link createClusterFrontend} returns. */
 export interface ClusterFrontend {
@@ -44,7 +44,7 @@ export interface ClusterFrontendOptions {
     findMixByInputsHash(inputsHash: string): { poolId: string } | null;
     registerOutput(req: RegisterOutputRequest): Promise<void>;
   };
-  db: Queryable;
+  db: TxQueryable;
   logger: Logger;
 }
 

@@ -33,7 +33,7 @@ import {
   type InstanceState,
 } from './instance_registry.ts';
 import { LeaseKeeper, type LeaseLoss } from './lease_keeper.ts';
-import { type LeaseRow, LeaseStore } from './lease_store.ts';
+import { type LeaseEvent, type LeaseRow, LeaseStore } from './lease_store.ts';
 import type { Queryable } from './sql.ts';
 
 /** What the node needs from the mix engine (a `MixEngine` fits). */
@@ -82,6 +82,8 @@ export interface ClusterNodeOptions {
   logger: Logger;
   /** Monotonic clock in ms (default `performance.now`). */
   monotonicNow?: () => number;
+  /** Told every lease operation's result and every takeover (metrics). */
+  onLeaseEvent?: (e: LeaseEvent) => void;
 }
 
 /** Wall-clock ms derived from the monotonic clock (immune to `Date.now` changes). */
@@ -115,7 +117,7 @@ export class ClusterNode {
     this.#log = opts.logger.child({ component: 'cluster', instanceId: opts.instance.id });
     this.#now = opts.monotonicNow ?? (() => performance.now());
     this.#registry = new InstanceRegistry(opts.db);
-    this.#leases = new LeaseStore(opts.db);
+    this.#leases = new LeaseStore(opts.db, { onEvent: (e) => this.#leaseEvent(e) });
     this.#tracker = new OverShareTracker(opts.timing.rebalanceAfterPolls);
     this.#keeper = new LeaseKeeper({
       store: this.#leases,
@@ -291,7 +293,7 @@ export class ClusterNode {
       const free = !row?.held || row.owner === self;
       const orphan = row !== undefined && !row.held && row.freeForMs >= this.#o.timing.orphanGraceMs;
       if ((target.has(p) && free) || orphan)
-        acquisitions.push(this.#acquire(p, target.has(p) ? 'target' : 'orphan'));
+        acquisitions.push(this.#acquire(p, target.has(p) ? 'target' : 'orphan', row));
     }
     await Promise.all(acquisitions);
 
@@ -305,7 +307,7 @@ export class ClusterNode {
     }
   }
 
-  async #acquire(poolId: string, why: 'target' | 'orphan'): Promise<void> {
+  async #acquire(poolId: string, why: 'target' | 'orphan', seen: LeaseRow | undefined): Promise<void> {
     this.#local.set(poolId, 'acquiring');
     try {
       const fence = await this.#keeper.acquire(poolId);
@@ -325,6 +327,15 @@ export class ClusterNode {
       this.#local.set(poolId, 'serving');
       this.#tracker.forget(poolId);
       this.#log.info({ poolId, epoch: fence.epoch, why }, 'pool lease acquired');
+      // the epoch right after the one seen, held or released by another instance: a takeover
+      if (seen && seen.epoch >= 1 && fence.epoch === seen.epoch + 1 && seen.owner !== this.instanceId) {
+        this.#leaseEvent({
+          type: 'takeover',
+          poolId,
+          previous: seen.owner === null ? 'released' : 'expired',
+          latencyMs: seen.freeForMs,
+        });
+      }
       this.#emit({
         type: 'serve',
         poolId,
@@ -396,6 +407,14 @@ export class ClusterNode {
           if (reason === 'local-expiry') await this.#leases.release(fence).catch(() => false);
         }),
     );
+  }
+
+  #leaseEvent(e: LeaseEvent): void {
+    try {
+      this.#o.onLeaseEvent?.(e);
+    } catch (err) {
+      this.#log.error({ err }, 'lease event listener threw');
+    }
   }
 
   #emit(e: ServeEvent): void {

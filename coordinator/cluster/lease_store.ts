@@ -15,7 +15,8 @@
  * @module
  */
 import type { LeaseFence } from '#coordinator/mix/types.ts';
-import { DEFAULT_QUERY_TIMEOUT_MS, execRead, execWrite, type Queryable } from './sql.ts';
+import { isLeaseCurrent } from '#coordinator/store/pool_lease.ts';
+import { DEFAULT_QUERY_TIMEOUT_MS, execRead, execWrite, type Queryable } from '#coordinator/store/sql.ts';
 
 /** One `pool_lease` row as seen at one moment of the database clock. */
 export interface LeaseRow {
@@ -31,14 +32,53 @@ export interface LeaseRow {
   remainingMs: number;
 }
 
+/** A lease statement of this store. */
+export type LeaseOperation = 'acquire' | 'renew' | 'release';
+
+/**
+ * What the lease code reports to its listeners (metrics): each acquire /
+ * renew / release with its result (`refused` = the conditional write matched
+ * no row), and each takeover (an acquisition of an epoch another instance
+ * held or released) with how long the pool was unowned as seen by the taker.
+ */
+export type LeaseEvent =
+  | { type: 'operation'; poolId: string; operation: LeaseOperation; result: 'ok' | 'refused' | 'error' }
+  | { type: 'takeover'; poolId: string; previous: 'expired' | 'released'; latencyMs: number | null };
+
+/** Options of {@link LeaseStore}. */
+export interface LeaseStoreOptions {
+  queryTimeoutMs?: number;
+  /** Told the result of every acquire / renew / release (explicit events, no interception). */
+  onEvent?: (e: LeaseEvent) => void;
+}
+
 /** Repository of the `pool_lease` table. */
 export class LeaseStore {
   readonly #db: Queryable;
   readonly #timeoutMs: number;
+  readonly #onEvent: (e: LeaseEvent) => void;
 
-  constructor(db: Queryable, opts: { queryTimeoutMs?: number } = {}) {
+  constructor(db: Queryable, opts: LeaseStoreOptions = {}) {
     this.#db = db;
     this.#timeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    this.#onEvent = opts.onEvent ?? (() => undefined);
+  }
+
+  /** Runs one lease statement and reports its result. */
+  async #leaseWrite(operation: LeaseOperation, poolId: string, sql: string, params: readonly unknown[]) {
+    try {
+      const res = await execWrite(this.#db, sql, params, this.#timeoutMs);
+      this.#onEvent({
+        type: 'operation',
+        poolId,
+        operation,
+        result: res.affectedRows === 1 ? 'ok' : 'refused',
+      });
+      return res;
+    } catch (err) {
+      this.#onEvent({ type: 'operation', poolId, operation, result: 'error' });
+      throw err;
+    }
   }
 
   /** Creates the missing rows of `poolIds` (free, expired now) with `INSERT IGNORE`; existing rows are untouched. */
@@ -59,14 +99,14 @@ export class LeaseStore {
    * lease (or the row does not exist).
    */
   async acquire(poolId: string, instanceId: string, ttlMs: number): Promise<LeaseFence | null> {
-    const res = await execWrite(
-      this.#db,
+    const res = await this.#leaseWrite(
+      'acquire',
+      poolId,
       `UPDATE pool_lease
        SET owner = ?, epoch = LAST_INSERT_ID(epoch + 1),
            lease_until = NOW(3) + INTERVAL ? MICROSECOND, acquired_at = NOW(3), renewed_at = NOW(3)
        WHERE pool_id = ? AND (owner IS NULL OR owner = ? OR lease_until IS NULL OR lease_until <= NOW(3))`,
       [instanceId, Math.round(ttlMs * 1000), poolId, instanceId],
-      this.#timeoutMs,
     );
     if (res.affectedRows !== 1) return null;
     const epoch = Number(res.insertId);
@@ -80,24 +120,24 @@ export class LeaseStore {
 
   /** Extends the lease to NOW(3) + ttlMs when (owner, epoch) still match and it has not expired. */
   async renew(fence: LeaseFence, ttlMs: number): Promise<boolean> {
-    const res = await execWrite(
-      this.#db,
+    const res = await this.#leaseWrite(
+      'renew',
+      fence.poolId,
       `UPDATE pool_lease SET lease_until = NOW(3) + INTERVAL ? MICROSECOND, renewed_at = NOW(3)
        WHERE pool_id = ? AND owner = ? AND epoch = ? AND lease_until > NOW(3)`,
       [Math.round(ttlMs * 1000), fence.poolId, fence.instanceId, fence.epoch],
-      this.#timeoutMs,
     );
     return res.affectedRows === 1;
   }
 
   /** Frees the lease (owner NULL, free since NOW(3)) when (owner, epoch) still match. */
   async release(fence: LeaseFence): Promise<boolean> {
-    const res = await execWrite(
-      this.#db,
+    const res = await this.#leaseWrite(
+      'release',
+      fence.poolId,
       `UPDATE pool_lease SET owner = NULL, lease_until = NOW(3)
        WHERE pool_id = ? AND owner = ? AND epoch = ?`,
       [fence.poolId, fence.instanceId, fence.epoch],
-      this.#timeoutMs,
     );
     return res.affectedRows === 1;
   }
@@ -133,14 +173,8 @@ export class LeaseStore {
     return rows.find((r) => r.poolId === poolId) ?? null;
   }
 
-  /** True when `fence` is the current, unexpired lease of its pool (DB clock). */
-  async isCurrent(fence: LeaseFence): Promise<boolean> {
-    const rows = await execRead(
-      this.#db,
-      'SELECT 1 AS ok FROM pool_lease WHERE pool_id = ? AND owner = ? AND epoch = ? AND lease_until > NOW(3)',
-      [fence.poolId, fence.instanceId, fence.epoch],
-      this.#timeoutMs,
-    );
-    return rows.length === 1;
+  /** True when `fence` is current (the rule of coordinator/store/pool_lease.ts). */
+  isCurrent(fence: LeaseFence): Promise<boolean> {
+    return isLeaseCurrent(this.#db, fence, this.#timeoutMs);
   }
 }

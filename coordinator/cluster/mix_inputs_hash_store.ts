@@ -2,13 +2,16 @@
  * Which instance holds the mix of an `inputsHash` (table `mix_inputs_hash`):
  * written by the pool's owner when its mix enters REGISTER_OUTPUT, read by
  * any instance receiving `POST /rest/registerOutput` for a mix it does not
- * hold, to answer with HTTP 307 to the holder. The write is fenced like the
- * store's mix writes: a stale owner cannot claim an inputsHash.
+ * hold, to answer with HTTP 307 to the holder. The write is a fenced write
+ * (coordinator/store/pool_lease.ts) like the store's mix writes: a stale
+ * owner cannot claim an inputsHash.
  *
  * @module
  */
 import type { LeaseFence } from '#coordinator/mix/types.ts';
-import { DEFAULT_QUERY_TIMEOUT_MS, execRead, execWrite, type Queryable } from './sql.ts';
+import { FencedOutError } from '#coordinator/store/errors.ts';
+import { fencedWrite } from '#coordinator/store/pool_lease.ts';
+import { DEFAULT_QUERY_TIMEOUT_MS, execRead, execWrite, type TxQueryable } from '#coordinator/store/sql.ts';
 
 /** Where the mix of an inputsHash is held. */
 export interface MixLocation {
@@ -23,10 +26,10 @@ export interface MixLocation {
 
 /** Repository of `mix_inputs_hash`. */
 export class MixInputsHashStore {
-  readonly #db: Queryable;
+  readonly #db: TxQueryable;
   readonly #timeoutMs: number;
 
-  constructor(db: Queryable, opts: { queryTimeoutMs?: number } = {}) {
+  constructor(db: TxQueryable, opts: { queryTimeoutMs?: number } = {}) {
     this.#db = db;
     this.#timeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
   }
@@ -37,28 +40,30 @@ export class MixInputsHashStore {
    * no longer the current lease of its pool.
    */
   async record(inputsHash: string, mixId: string, fence: LeaseFence, ttlMs: number): Promise<boolean> {
-    const res = await execWrite(
-      this.#db,
-      `INSERT INTO mix_inputs_hash (inputs_hash, pool_id, mix_id, instance_id, epoch, created_at, expires_at)
-       SELECT ?, ?, ?, ?, ?, NOW(3), NOW(3) + INTERVAL ? MICROSECOND FROM DUAL
-       WHERE EXISTS (SELECT 1 FROM pool_lease
-                     WHERE pool_id = ? AND owner = ? AND epoch = ? AND lease_until > NOW(3))
-       ON DUPLICATE KEY UPDATE pool_id = VALUES(pool_id), mix_id = VALUES(mix_id), instance_id = VALUES(instance_id),
-         epoch = VALUES(epoch), created_at = VALUES(created_at), expires_at = VALUES(expires_at)`,
-      [
-        inputsHash,
-        fence.poolId,
-        mixId,
-        fence.instanceId,
-        fence.epoch,
-        Math.round(ttlMs * 1000),
-        fence.poolId,
-        fence.instanceId,
-        fence.epoch,
-      ],
-      this.#timeoutMs,
-    );
-    return res.affectedRows > 0;
+    try {
+      await fencedWrite(
+        this.#db,
+        fence,
+        {
+          name: 'recordInputsHash',
+          run: (conn) =>
+            execWrite(
+              conn,
+              `INSERT INTO mix_inputs_hash (inputs_hash, pool_id, mix_id, instance_id, epoch, created_at, expires_at)
+               VALUES (?, ?, ?, ?, ?, NOW(3), NOW(3) + INTERVAL ? MICROSECOND)
+               ON DUPLICATE KEY UPDATE pool_id = VALUES(pool_id), mix_id = VALUES(mix_id), instance_id = VALUES(instance_id),
+                 epoch = VALUES(epoch), created_at = VALUES(created_at), expires_at = VALUES(expires_at)`,
+              [inputsHash, fence.poolId, mixId, fence.instanceId, fence.epoch, Math.round(ttlMs * 1000)],
+              this.#timeoutMs,
+            ),
+        },
+        { timeoutMs: this.#timeoutMs },
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof FencedOutError) return false;
+      throw err;
+    }
   }
 
   /** The unexpired holder of `inputsHash` with its instance's URLs (null when unknown or the instance is gone). */

@@ -10,6 +10,7 @@
 import type { Logger } from '#coordinator/log.ts';
 import { type ClusterConfig, clusterConfigFromEnv } from './cluster_config.ts';
 import { type ClusterEngine, ClusterNode } from './cluster_node.ts';
+import type { LeaseEvent } from './lease_store.ts';
 import type { Queryable } from './sql.ts';
 
 /** Options of {@link startClusterNode}. */
@@ -22,6 +23,8 @@ export interface StartClusterOptions {
   config?: ClusterConfig;
   /** Software version recorded in the registry. */
   version: string;
+  /** Told every lease operation's result and every takeover (metrics). */
+  onLeaseEvent?: (e: LeaseEvent) => void;
   logger: Logger;
 }
 
@@ -59,6 +62,7 @@ export async function startClusterNode(opts: StartClusterOptions): Promise<Clust
     },
     timing: config.timing,
     logger: opts.logger,
+    ...(opts.onLeaseEvent ? { onLeaseEvent: opts.onLeaseEvent } : {}),
   });
   await node.start();
   return { node, drain: () => node.drain(), stop: () => node.stop() };

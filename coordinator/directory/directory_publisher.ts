@@ -2,8 +2,8 @@
  * Directory publisher: a coordinator periodically writes its own signed
  * directory record into `directory_record` (migration 020). The content comes
  * from the cluster tables: URLs and state from this instance's `instance`
- * row, pools from the `pool_lease` rows it owns with a lease still valid on
- * the database clock. Times are database time (`NOW(3)`), never the host's.
+ * row, pools from its current leases (coordinator/store/pool_lease.ts, the
+ * one owner of the "lease is current" rule). Times are database time (`NOW(3)`), never the host's.
  *
  * The cluster stream (or main.ts) starts it with {@link startDirectoryPublisher}
  * and calls `publishNow()` right after it acquires or releases a lease, so
@@ -18,6 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { currentFencesOf } from '#coordinator/store/pool_lease.ts';
 import {
   DIRECTORY_RECORD_VERSION,
   type DirectoryRecord,
@@ -121,17 +122,14 @@ export async function publishDirectoryRecord(opts: DirectoryPublisherOptions): P
   if (!urlClear) return { action: 'skipped', reason: `instance '${opts.instanceId}' has no clear URL` };
   const urlOnion = opts.urlOnion !== undefined ? opts.urlOnion : (inst.url_onion ?? null);
 
-  const [leaseRows] = await opts.db.query<RowDataPacket[]>(
-    'SELECT pool_id, epoch FROM pool_lease WHERE owner = ? AND lease_until > NOW(3) ORDER BY pool_id',
-    [opts.instanceId],
-  );
+  const fences = await currentFencesOf(opts.db, opts.instanceId);
   const record: DirectoryRecord = {
     version: DIRECTORY_RECORD_VERSION,
     instanceId: opts.instanceId,
     urlClear,
     urlOnion,
     state,
-    pools: leaseRows.map((r) => ({ poolId: String(r.pool_id), epoch: Number(r.epoch) })),
+    pools: fences.map((f) => ({ poolId: f.poolId, epoch: f.epoch })),
     issuedAt: nowMs,
     expiresAt: nowMs + ttlMs,
   };

@@ -60,22 +60,4 @@ export async function createDbConnection(url: string): Promise<Connection> {
   }
 }
 
-/** MySQL error codes the store maps (`err.code` / `err.errno` of mysql2 errors). */
-export const MYSQL_ERRORS = {
-  /** 1062 ER_DUP_ENTRY */
-  DUP_ENTRY: 1062,
-  /** 1205 ER_LOCK_WAIT_TIMEOUT (also what MariaDB returns for NOWAIT) */
-  LOCK_WAIT_TIMEOUT: 1205,
-  /** 1213 ER_LOCK_DEADLOCK */
-  DEADLOCK: 1213,
-  /** 3572 ER_LOCK_NOWAIT (MySQL 8) */
-  LOCK_NOWAIT: 3572,
-} as const;
-
-/** The MySQL error number of a mysql2 error, or undefined. */
-export function mysqlErrno(err: unknown): number | undefined {
-  if (typeof err === 'object' && err !== null && 'errno' in err && typeof err.errno === 'number') {
-    return err.errno;
-  }
-  return undefined;
-}
+export { MYSQL_ERRORS, mysqlErrno } from './db_errors.ts';

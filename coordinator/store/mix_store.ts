@@ -5,19 +5,18 @@
  * fee-address index counter.
  *
  * Fencing: every write that belongs to a pool's mix (saveOutput, blame,
- * saveMixResult) takes the pool's {@link LeaseFence}. When it is non-null the
- * write runs in a transaction that first reads the `pool_lease` row
- * `(pool_id, owner, epoch)` with `lease_until > NOW(3)` under a shared lock
- * (`LOCK IN SHARE MODE`): no other instance can take the lease over until
- * the transaction ends, so a write is either applied while the lease is
- * current or refused with {@link FencedOutError} and nothing written.
+ * saveMixResult) takes the pool's {@link LeaseFence} and runs through
+ * `fencedWrite` (pool_lease.ts, the one owner of the "lease is current"
+ * rule): it is applied while the lease is current or refused with
+ * `FencedOutError` and nothing written.
  *
  * @module
  */
-import type { Pool, PoolConnection, QueryOptions, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { BanPolicy, BlameReason, LeaseFence, MixResult } from '#coordinator/mix/types.ts';
-import { MYSQL_ERRORS, mysqlErrno } from './db_pool.ts';
-import { FencedOutError, OutputAlreadyUsedError } from './errors.ts';
+import { MYSQL_ERRORS, mysqlErrno } from './db_errors.ts';
+import { OutputAlreadyUsedError } from './errors.ts';
+import { fencedWrite } from './pool_lease.ts';
+import { execRead, execWrite, type Queryable, type TxQueryable } from './sql.ts';
 
 /** What the mix engine needs from the database (module-map contract). */
 export interface MixStore {
@@ -120,9 +119,6 @@ export function banNotes(reasons: readonly string[], periodSeconds: number): str
   return `${reasons.length} blames in ${Math.floor(periodSeconds / 60)}min: ${reasons.join(', ')}`;
 }
 
-const FENCE_CHECK_SQL =
-  'SELECT 1 AS ok FROM pool_lease WHERE pool_id = ? AND owner = ? AND epoch = ? AND lease_until > NOW(3) LOCK IN SHARE MODE';
-
 function num(v: unknown): number {
   return typeof v === 'number' ? v : Number(v);
 }
@@ -133,63 +129,39 @@ function numOrNull(v: unknown): number | null {
 
 /** {@link MixStore} and {@link MixHistoryStore} on a mysql2 pool whose schema is migrated. */
 export class MySqlMixStore implements MixStore, MixHistoryStore {
-  readonly #pool: Pool;
+  readonly #pool: TxQueryable;
   readonly #timeoutMs: number;
 
   /** `queryTimeoutMs` (default 10000) bounds every statement, so a black-holed database fails calls instead of hanging them. */
-  constructor(pool: Pool, opts: { queryTimeoutMs?: number } = {}) {
+  constructor(pool: TxQueryable, opts: { queryTimeoutMs?: number } = {}) {
     this.#pool = pool;
     this.#timeoutMs = opts.queryTimeoutMs ?? 10_000;
   }
 
-  #sql(sql: string): QueryOptions {
-    return { sql, timeout: this.#timeoutMs };
+  #read(db: Queryable, sql: string, params: readonly unknown[] = []) {
+    return execRead(db, sql, params, this.#timeoutMs);
   }
 
-  /**
-   * Runs `fn` in a transaction on one connection, after checking `fence`
-   * (when non-null) under a shared lock on its `pool_lease` row. Retries
-   * up to four times on deadlock, after a short random pause.
-   */
-  async #transaction<T>(
+  #write(db: Queryable, sql: string, params: readonly unknown[] = []) {
+    return execWrite(db, sql, params, this.#timeoutMs);
+  }
+
+  /** Runs `fn` as one fenced write (see pool_lease.ts). */
+  #transaction<T>(
     operation: string,
     fence: LeaseFence | null,
-    fn: (conn: PoolConnection) => Promise<T>,
+    fn: (conn: Queryable) => Promise<T>,
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const conn = await this.#pool.getConnection();
-      try {
-        await conn.beginTransaction();
-        if (fence) {
-          const [rows] = await conn.query<RowDataPacket[]>(this.#sql(FENCE_CHECK_SQL), [
-            fence.poolId,
-            fence.instanceId,
-            fence.epoch,
-          ]);
-          if (rows.length === 0) throw new FencedOutError(operation, fence);
-        }
-        const out = await fn(conn);
-        await conn.commit();
-        return out;
-      } catch (err) {
-        await conn.rollback().catch(() => undefined);
-        if (mysqlErrno(err) === MYSQL_ERRORS.DEADLOCK && attempt < 5) {
-          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
-          continue;
-        }
-        throw err;
-      } finally {
-        conn.release();
-      }
-    }
+    return fencedWrite(this.#pool, fence, { name: operation, run: fn }, { timeoutMs: this.#timeoutMs });
   }
 
   async isBanned(identifiers: string[]): Promise<{ response: string | null } | null> {
     if (identifiers.length === 0) return null;
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      this.#sql(`SELECT response FROM ban
+    const rows = await this.#read(
+      this.#pool,
+      `SELECT response FROM ban
         WHERE identifier IN (?) AND (expiration IS NULL OR expiration >= NOW(3))
-        ORDER BY created DESC, id DESC LIMIT 1`),
+        ORDER BY created DESC, id DESC LIMIT 1`,
       [identifiers],
     );
     const row = rows[0];
@@ -197,36 +169,34 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
   }
 
   async isMixTxid(txid: string, denomination: number): Promise<boolean> {
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      this.#sql('SELECT 1 AS ok FROM mix_txid WHERE txid = ? AND denomination = ? LIMIT 1'),
+    const rows = await this.#read(
+      this.#pool,
+      'SELECT 1 AS ok FROM mix_txid WHERE txid = ? AND denomination = ? LIMIT 1',
       [txid, denomination],
     );
     return rows.length > 0;
   }
 
   async isTx0Whitelisted(txid: string): Promise<boolean> {
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      this.#sql('SELECT 1 AS ok FROM tx0_whitelist WHERE txid = ? LIMIT 1'),
-      [txid],
-    );
+    const rows = await this.#read(this.#pool, 'SELECT 1 AS ok FROM tx0_whitelist WHERE txid = ? LIMIT 1', [
+      txid,
+    ]);
     return rows.length > 0;
   }
 
   async isOutputUsed(address: string): Promise<boolean> {
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      this.#sql('SELECT 1 AS ok FROM mix_output WHERE address = ? LIMIT 1'),
-      [address],
-    );
+    const rows = await this.#read(this.#pool, 'SELECT 1 AS ok FROM mix_output WHERE address = ? LIMIT 1', [
+      address,
+    ]);
     return rows.length > 0;
   }
 
   async saveOutput(address: string, fence: LeaseFence | null): Promise<void> {
     try {
       await this.#transaction('saveOutput', fence, async (conn) => {
-        await conn.query(
-          this.#sql(
-            'INSERT INTO mix_output (created, address, pool_id, instance_id, lease_epoch) VALUES (NOW(3), ?, ?, ?, ?)',
-          ),
+        await this.#write(
+          conn,
+          'INSERT INTO mix_output (created, address, pool_id, instance_id, lease_epoch) VALUES (NOW(3), ?, ?, ?, ?)',
           [address, fence?.poolId ?? null, fence?.instanceId ?? null, fence?.epoch ?? null],
         );
       });
@@ -246,10 +216,11 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
       // Lock this identifier's blames first: concurrent blames of one identifier (other pools, other
       // instances) then count each other instead of each seeing only itself. Colliding gap locks on a
       // first blame end in a deadlock that #transaction retries.
-      await conn.query(this.#sql('SELECT id FROM blame WHERE identifier = ? FOR UPDATE'), [b.identifier]);
-      await conn.query(
-        this.#sql(`INSERT INTO blame (created, identifier, reason, mix_id, ip, pool_id, instance_id, lease_epoch)
-         VALUES (NOW(3), ?, ?, ?, ?, ?, ?, ?)`),
+      await this.#read(conn, 'SELECT id FROM blame WHERE identifier = ? FOR UPDATE', [b.identifier]);
+      await this.#write(
+        conn,
+        `INSERT INTO blame (created, identifier, reason, mix_id, ip, pool_id, instance_id, lease_epoch)
+         VALUES (NOW(3), ?, ?, ?, ?, ?, ?, ?)`,
         [
           b.identifier,
           b.reason,
@@ -260,17 +231,19 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
           fence?.epoch ?? null,
         ],
       );
-      const [rows] = await conn.query<RowDataPacket[]>(
-        this.#sql(`SELECT reason FROM blame
+      const rows = await this.#read(
+        conn,
+        `SELECT reason FROM blame
           WHERE identifier = ? AND created >= NOW(3) - INTERVAL ? SECOND
-          ORDER BY created, id`),
+          ORDER BY created, id`,
         [b.identifier, policy.periodSeconds],
       );
       const reasons = rows.map((r) => String(r.reason));
       if (reasons.length < policy.blames) return { banned: false };
-      await conn.query(
-        this.#sql(`INSERT INTO ban (created, identifier, expiration, response, notes)
-         VALUES (NOW(3), ?, NOW(3) + INTERVAL ? SECOND, NULL, ?)`),
+      await this.#write(
+        conn,
+        `INSERT INTO ban (created, identifier, expiration, response, notes)
+         VALUES (NOW(3), ?, NOW(3) + INTERVAL ? SECOND, NULL, ?)`,
         [b.identifier, policy.expirationSeconds, banNotes(reasons, policy.periodSeconds)],
       );
       return { banned: true };
@@ -287,11 +260,12 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
       throw new Error(`Successful mix '${r.mixId}' of pool '${r.poolId}' has no txid`);
     }
     await this.#transaction('saveMixResult', fence, async (conn) => {
-      const [res] = await conn.query<ResultSetHeader>(
-        this.#sql(`INSERT INTO mix (created, updated, pool_id, mix_id, denomination, anonymity_set, nb_must_mix,
+      const res = await this.#write(
+        conn,
+        `INSERT INTO mix (created, updated, pool_id, mix_id, denomination, anonymity_set, nb_must_mix,
            nb_liquidities, amount_in, amount_out, fees_amount, fees_price, mix_duration, mix_status,
            fail_reason, fail_info, instance_id, lease_epoch)
-         VALUES (NOW(3), NOW(3), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+         VALUES (NOW(3), NOW(3), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           r.poolId,
           r.mixId,
@@ -311,23 +285,25 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
           fence?.epoch ?? null,
         ],
       );
-      await conn.query(this.#sql('INSERT INTO mix_log (mix_id, txid, raw_tx) VALUES (?, ?, ?)'), [
+      await this.#write(conn, 'INSERT INTO mix_log (mix_id, txid, raw_tx) VALUES (?, ?, ?)', [
         res.insertId,
         r.txid,
         r.rawTxHex,
       ]);
       if (r.status === 'SUCCESS') {
-        await conn.query(
-          this.#sql('INSERT INTO mix_txid (created, txid, denomination) VALUES (NOW(3), ?, ?)'),
-          [r.txid, r.denomination],
-        );
+        await this.#write(conn, 'INSERT INTO mix_txid (created, txid, denomination) VALUES (NOW(3), ?, ?)', [
+          r.txid,
+          r.denomination,
+        ]);
       }
     });
   }
 
   async nextFeeIndex(): Promise<number> {
-    const [res] = await this.#pool.query<ResultSetHeader>(
-      this.#sql("UPDATE fee_index SET next_index = LAST_INSERT_ID(next_index + 1) WHERE id = 'fee'"),
+    const res = await this.#write(
+      this.#pool,
+      "UPDATE fee_index SET next_index = LAST_INSERT_ID(next_index + 1) WHERE id = 'fee'",
+      [],
     );
     if (res.affectedRows !== 1)
       throw new Error("Table 'fee_index' has no 'fee' row (migration 001 not applied?)");
@@ -342,9 +318,10 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
     const where = opts.poolId === undefined ? '' : 'WHERE m.pool_id = ?';
     const params: unknown[] = opts.poolId === undefined ? [] : [opts.poolId];
     params.push(opts.limit ?? 100, opts.offset ?? 0);
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      this.#sql(`SELECT m.*, l.txid FROM mix m LEFT JOIN mix_log l ON l.mix_id = m.id ${where}
-        ORDER BY m.updated DESC, m.id DESC LIMIT ? OFFSET ?`),
+    const rows = await this.#read(
+      this.#pool,
+      `SELECT m.*, l.txid FROM mix m LEFT JOIN mix_log l ON l.mix_id = m.id ${where}
+        ORDER BY m.updated DESC, m.id DESC LIMIT ? OFFSET ?`,
       params,
     );
     return rows.map((r) => ({
@@ -372,20 +349,23 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
   }
 
   async mixStats(): Promise<MixStats> {
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      this.#sql(`SELECT COUNT(*) AS n, COALESCE(SUM(nb_must_mix * denomination), 0) AS vol,
+    const rows = await this.#read(
+      this.#pool,
+      `SELECT COUNT(*) AS n, COALESCE(SUM(nb_must_mix * denomination), 0) AS vol,
               COALESCE(SUM(amount_out), 0) AS out_sum
-         FROM mix WHERE mix_status = 'SUCCESS'`),
+         FROM mix WHERE mix_status = 'SUCCESS'`,
+      [],
     );
     const r = rows[0]!;
     return { nbSuccess: num(r.n), mustMixVolume: num(r.vol), amountOut: num(r.out_sum) };
   }
 
   async activeBans(opts: { limit?: number; offset?: number } = {}): Promise<BanRow[]> {
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      this.#sql(`SELECT id, created, identifier, expiration, response, notes FROM ban
+    const rows = await this.#read(
+      this.#pool,
+      `SELECT id, created, identifier, expiration, response, notes FROM ban
         WHERE expiration IS NULL OR expiration >= NOW(3)
-        ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`),
+        ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`,
       [opts.limit ?? 100, opts.offset ?? 0],
     );
     return rows.map((r) => ({
@@ -399,8 +379,10 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
   }
 
   async countActiveBans(): Promise<number> {
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      this.#sql('SELECT COUNT(*) AS n FROM ban WHERE expiration IS NULL OR expiration >= NOW(3)'),
+    const rows = await this.#read(
+      this.#pool,
+      'SELECT COUNT(*) AS n FROM ban WHERE expiration IS NULL OR expiration >= NOW(3)',
+      [],
     );
     return num(rows[0]!.n);
   }
@@ -409,9 +391,10 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
     const where = opts.identifier === undefined ? '' : 'WHERE identifier = ?';
     const params: unknown[] = opts.identifier === undefined ? [] : [opts.identifier];
     params.push(opts.limit ?? 100);
-    const [rows] = await this.#pool.query<RowDataPacket[]>(
-      this.#sql(`SELECT id, created, identifier, reason, mix_id, ip, pool_id FROM blame ${where}
-        ORDER BY created DESC, id DESC LIMIT ?`),
+    const rows = await this.#read(
+      this.#pool,
+      `SELECT id, created, identifier, reason, mix_id, ip, pool_id FROM blame ${where}
+        ORDER BY created DESC, id DESC LIMIT ?`,
       params,
     );
     return rows.map((r) => ({
@@ -429,9 +412,10 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
     identifier: string,
     opts: { expirationSeconds: number | null; response?: string | null; notes?: string | null },
   ): Promise<number> {
-    const [res] = await this.#pool.query<ResultSetHeader>(
-      this.#sql(`INSERT INTO ban (created, identifier, expiration, response, notes)
-       VALUES (NOW(3), ?, IF(? IS NULL, NULL, NOW(3) + INTERVAL ? SECOND), ?, ?)`),
+    const res = await this.#write(
+      this.#pool,
+      `INSERT INTO ban (created, identifier, expiration, response, notes)
+       VALUES (NOW(3), ?, IF(? IS NULL, NULL, NOW(3) + INTERVAL ? SECOND), ?, ?)`,
       [
         identifier,
         opts.expirationSeconds,
@@ -444,16 +428,17 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
   }
 
   async unban(identifier: string): Promise<number> {
-    const [res] = await this.#pool.query<ResultSetHeader>(
-      this.#sql(`UPDATE ban SET expiration = NOW(3) - INTERVAL 1 SECOND
-        WHERE identifier = ? AND (expiration IS NULL OR expiration >= NOW(3))`),
+    const res = await this.#write(
+      this.#pool,
+      `UPDATE ban SET expiration = NOW(3) - INTERVAL 1 SECOND
+        WHERE identifier = ? AND (expiration IS NULL OR expiration >= NOW(3))`,
       [identifier],
     );
     return res.affectedRows;
   }
 
   async addTx0Whitelist(txid: string): Promise<void> {
-    await this.#pool.query(this.#sql('INSERT IGNORE INTO tx0_whitelist (created, txid) VALUES (NOW(3), ?)'), [
+    await this.#write(this.#pool, 'INSERT IGNORE INTO tx0_whitelist (created, txid) VALUES (NOW(3), ?)', [
       txid,
     ]);
   }

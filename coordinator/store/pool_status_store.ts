@@ -3,21 +3,36 @@
  * 003): the instance serving a pool publishes its mix status and counts (the
  * registered total and, since 003, the must-mix and liquidity queue sizes)
  * every couple of seconds, and every instance reads the fresh rows to answer
- * `GET /rest/pools` for the pools it does not serve. A write only lands while
- * the writer holds the pool's lease (`pool_lease` owner, `lease_until > NOW(3)`),
- * so a stepped-down instance cannot overwrite its successor's status; with
- * clustering disabled (no instance id) writes are unconditional. Ages are
+ * `GET /rest/pools` for the pools it does not serve. A write is a fenced
+ * write (pool_lease.ts) under the pool's current fence, so a stepped-down
+ * instance cannot overwrite its successor's status; with clustering disabled
+ * (no fence source) writes are unconditional. Ages are
  * measured with the database clock. The queue sizes of a row last upserted by
  * an older release (which does not write them) read as null, see
  * migration 003.
  *
  * @module
  */
-import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '#coordinator/log.ts';
 import type { PoolSnapshot } from '#coordinator/mix/mix_engine.ts';
-import type { MixStatus } from '#coordinator/mix/types.ts';
+import type { LeaseFence, MixStatus } from '#coordinator/mix/types.ts';
 import type { LivePoolSource, LivePoolStatus } from '#coordinator/rest/pools_route.ts';
+import { FencedOutError } from './errors.ts';
+import { currentFencesOf, fencedWrite } from './pool_lease.ts';
+import { execRead, execWrite, type Queryable, type TxQueryable } from './sql.ts';
+
+/**
+ * Who publishes: `null` (clustering disabled: unconditional writes), this
+ * instance's id with where its current fences come from (the cluster node),
+ * or only the id (its current fences are then read from `pool_lease`).
+ */
+export type StatusPublisherIdentity =
+  | null
+  | string
+  | {
+      instanceId: string;
+      fenceOf(poolId: string): LeaseFence | null;
+    };
 
 /** A pool's status as its owner last published it in `pool_status`. */
 export interface PublishedPoolStatus extends LivePoolStatus {
@@ -39,23 +54,33 @@ const UPSERT_COLUMNS = `ON DUPLICATE KEY UPDATE instance_id = VALUES(instance_id
 
 /** Reads and writes `pool_status`. */
 export class PoolStatusStore {
-  readonly #db: Pick<Pool, 'query'>;
+  readonly #db: Queryable | TxQueryable;
   readonly #timeoutMs: number;
 
-  constructor(db: Pick<Pool, 'query'>, opts: { queryTimeoutMs?: number } = {}) {
+  /** A reader needs only `query`; publishing (fenced writes) needs a pool that lends connections. */
+  constructor(db: Queryable | TxQueryable, opts: { queryTimeoutMs?: number } = {}) {
     this.#db = db;
     this.#timeoutMs = opts.queryTimeoutMs ?? 5000;
   }
 
   /**
-   * Publishes the served pools of `snapshots` as `instanceId` (null = no
-   * cluster: unconditional). Returns the pool ids actually written (a pool
-   * whose lease this instance no longer holds is skipped).
+   * Publishes the served pools of `snapshots` as `who` (see
+   * {@link StatusPublisherIdentity}). Returns the pool ids actually written
+   * (a pool without a current fence here is skipped).
    */
-  async publish(instanceId: string | null, snapshots: readonly PoolSnapshot[]): Promise<string[]> {
+  async publish(who: StatusPublisherIdentity, snapshots: readonly PoolSnapshot[]): Promise<string[]> {
     const written: string[] = [];
+    const instanceId = who === null ? null : typeof who === 'string' ? who : who.instanceId;
+    let fenceOf: (poolId: string) => LeaseFence | null = () => null;
+    if (typeof who === 'string') {
+      const fences = await currentFencesOf(this.#db, who, this.#timeoutMs);
+      fenceOf = (poolId) => fences.find((f) => f.poolId === poolId) ?? null;
+    } else if (who !== null) fenceOf = (poolId) => who.fenceOf(poolId);
+    const txDb = this.#db;
     for (const s of snapshots) {
       if (!s.served) continue;
+      const fence = fenceOf(s.poolId);
+      if (instanceId !== null && fence === null) continue;
       const values = [
         s.poolId,
         instanceId ?? '',
@@ -67,22 +92,28 @@ export class PoolStatusStore {
         s.nbMustMixQueued,
         s.nbLiquidityQueued,
       ];
-      const [res] = await this.#db.query<ResultSetHeader>(
-        instanceId === null
-          ? {
-              sql: `INSERT INTO ${INSERT_COLUMNS}
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(3), NOW(3)) ${UPSERT_COLUMNS}`,
-              timeout: this.#timeoutMs,
-            }
-          : {
-              sql: `INSERT INTO ${INSERT_COLUMNS}
-                    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(3), NOW(3) FROM pool_lease
-                     WHERE pool_id = ? AND owner = ? AND lease_until > NOW(3) ${UPSERT_COLUMNS}`,
-              timeout: this.#timeoutMs,
-            },
-        instanceId === null ? values : [...values, s.poolId, instanceId],
-      );
-      if (res.affectedRows > 0) written.push(s.poolId);
+      const upsert = (db: Queryable) =>
+        execWrite(
+          db,
+          `INSERT INTO ${INSERT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(3), NOW(3)) ${UPSERT_COLUMNS}`,
+          values,
+          this.#timeoutMs,
+        );
+      try {
+        if (fence === null) await upsert(txDb);
+        else if (!('getConnection' in txDb))
+          throw new Error('PoolStatusStore: publishing needs a connection pool');
+        else
+          await fencedWrite(
+            txDb,
+            fence,
+            { name: 'publishPoolStatus', run: upsert },
+            { timeoutMs: this.#timeoutMs },
+          );
+        written.push(s.poolId);
+      } catch (err) {
+        if (!(err instanceof FencedOutError)) throw err;
+      }
     }
     return written;
   }
@@ -90,16 +121,15 @@ export class PoolStatusStore {
   /** Fresh statuses (updated within `maxAgeMs`), elapsed time advanced to now (DB clock). */
   async read(maxAgeMs: number): Promise<Map<string, PublishedPoolStatus>> {
     // NOW(3) is one value per statement, so a publication of this release writes queues_at = updated_at
-    const [rows] = await this.#db.query<RowDataPacket[]>(
-      {
-        sql: `SELECT pool_id, instance_id, mix_id, mix_status, nb_confirmed, nb_registered,
+    const rows = await execRead(
+      this.#db,
+      `SELECT pool_id, instance_id, mix_id, mix_status, nb_confirmed, nb_registered,
                      CASE WHEN queues_at = updated_at THEN nb_must_mix_queued END AS nb_must_mix_queued,
                      CASE WHEN queues_at = updated_at THEN nb_liquidity_queued END AS nb_liquidity_queued,
                      elapsed_ms + TIMESTAMPDIFF(MICROSECOND, updated_at, NOW(3)) DIV 1000 AS elapsed
                 FROM pool_status WHERE updated_at > NOW(3) - INTERVAL ? MICROSECOND`,
-        timeout: this.#timeoutMs,
-      },
       [maxAgeMs * 1000],
+      this.#timeoutMs,
     );
     return new Map(
       rows.map((r) => [
@@ -120,9 +150,12 @@ export class PoolStatusStore {
 
   /** Deletes this instance's rows (clean stop). */
   async withdraw(instanceId: string | null): Promise<void> {
-    await this.#db.query({ sql: 'DELETE FROM pool_status WHERE instance_id = ?', timeout: this.#timeoutMs }, [
-      instanceId ?? '',
-    ]);
+    await execWrite(
+      this.#db,
+      'DELETE FROM pool_status WHERE instance_id = ?',
+      [instanceId ?? ''],
+      this.#timeoutMs,
+    );
   }
 }
 
@@ -143,8 +176,8 @@ export interface PoolStatusPublisher {
 export function startPoolStatusPublisher(opts: {
   store: PoolStatusStore;
   engine: { snapshot(): PoolSnapshot[] };
-  /** Cluster instance id, or null when clustering is disabled. */
-  instanceId: string | null;
+  /** This instance and its fences, or null when clustering is disabled. */
+  who: StatusPublisherIdentity;
   intervalMs?: number;
   logger: Logger;
 }): PoolStatusPublisher {
@@ -152,7 +185,7 @@ export function startPoolStatusPublisher(opts: {
   let stopped = false;
   let inflight: Promise<string[]> | null = null;
   const publishNow = (): Promise<string[]> => {
-    inflight ??= opts.store.publish(opts.instanceId, opts.engine.snapshot()).finally(() => {
+    inflight ??= opts.store.publish(opts.who, opts.engine.snapshot()).finally(() => {
       inflight = null;
     });
     return inflight;
@@ -180,9 +213,11 @@ export function startPoolStatusPublisher(opts: {
       clearInterval(timer);
       // a publication still in flight must land before the rows are withdrawn, not after
       await inflight?.catch(() => undefined);
-      await opts.store.withdraw(opts.instanceId).catch((err: unknown) => {
-        opts.logger.warn({ err: (err as Error).message }, 'pool status withdraw failed');
-      });
+      await opts.store
+        .withdraw(typeof opts.who === 'string' || opts.who === null ? opts.who : opts.who.instanceId)
+        .catch((err: unknown) => {
+          opts.logger.warn({ err: (err as Error).message }, 'pool status withdraw failed');
+        });
     },
   };
 }

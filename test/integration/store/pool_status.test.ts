@@ -199,7 +199,7 @@ describe('PoolStatusStore', () => {
     const publisher = startPoolStatusPublisher({
       store,
       engine: { snapshot: () => [snapshot('p1', { mixStatus: status })] },
-      instanceId: null,
+      who: null,
       intervalMs: 100,
       logger: silentLogger(),
     });

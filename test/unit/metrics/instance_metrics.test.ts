@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   classifyStatement,
+  countLeaseEvents,
   createInstanceMetrics,
   instrumentRpcFetch,
   instrumentStomp,
@@ -41,21 +42,31 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('classifyStatement', () => {
-  it('recognises the three lease updates of the lease store', () => {
+describe('countLeaseEvents', () => {
+  it('counts lease operations by result and takeovers with their latency', async () => {
+    const registry = new Registry();
+    const m = createInstanceMetrics(registry);
+    const count = countLeaseEvents(m);
+    count({ type: 'operation', poolId: 'p', operation: 'renew', result: 'ok' });
+    count({ type: 'operation', poolId: 'p', operation: 'renew', result: 'ok' });
+    count({ type: 'operation', poolId: 'p', operation: 'acquire', result: 'refused' });
+    count({ type: 'takeover', poolId: 'p', previous: 'expired', latencyMs: 1500 });
     expect(
-      classifyStatement(`UPDATE pool_lease
-       SET owner = ?, epoch = LAST_INSERT_ID(epoch + 1), lease_until = NOW(3)`),
-    ).toEqual({ kind: 'lease', operation: 'acquire' });
-    expect(classifyStatement('UPDATE pool_lease SET lease_until = NOW(3) + INTERVAL ? MICROSECOND')).toEqual({
-      kind: 'lease',
-      operation: 'renew',
-    });
-    expect(classifyStatement('UPDATE pool_lease SET owner = NULL, lease_until = NOW(3)')).toEqual({
-      kind: 'lease',
-      operation: 'release',
-    });
+      await value(registry, 'whirlpool_lease_operations_total', { operation: 'renew', result: 'ok' }),
+    ).toBe(2);
+    expect(
+      await value(registry, 'whirlpool_lease_operations_total', { operation: 'acquire', result: 'refused' }),
+    ).toBe(1);
+    expect(await value(registry, 'whirlpool_cluster_takeovers_total', { previous: 'expired' })).toBe(1);
+    const latency = await registry.getSingleMetric('whirlpool_cluster_takeover_latency_seconds')?.get();
+    const sum = latency?.values.find(
+      (v) => (v as { metricName?: string }).metricName === 'whirlpool_cluster_takeover_latency_seconds_sum',
+    );
+    expect(sum?.value).toBeCloseTo(1.5);
   });
+});
+
+describe('classifyStatement', () => {
   it('names other statements by verb and table', () => {
     expect(classifyStatement('SELECT id FROM instance WHERE 1').operation).toBe('select instance');
     expect(classifyStatement('INSERT IGNORE INTO pool_lease (a) VALUES (?)').operation).toBe(
