@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
  * Two projects: `unit` (pure, fast, parallel) and `integration` (real MariaDB, btcd,
  * runtimes, browser). Every integration suite creates its own database and its own
  * btcd node on free ports, so files may run in parallel, but this machine has 2 cores.
+ * Before the integration suites, `test/support/global_setup.ts` provisions what they
+ * need (btcd, ps-http-sim, Chromium) or stops with one sentence saying what is missing.
  */
 export default defineConfig({
   test: {
@@ -23,6 +25,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/global_setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           maxWorkers: 2,

@@ -16,8 +16,8 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { spawnListening } from '#devnet/spawn_listening.ts';
 import { createDirectoryFixture } from '#test/support/directory_fixture.ts';
-import { spawnListening } from '#test/support/spawn_listening.ts';
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 10_000);

@@ -53,15 +53,16 @@
  *
  * @module
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type MixHandle, type MixOutcome, WhirlpoolClient } from '#client/api.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
-import { startBtcd } from '#test/support/btcd.ts';
-import { type CoordinatorProcess, nowMs, spawnCoordinator } from '#test/support/coordinator_process.ts';
+import { startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, nowMs, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { writePoolsFile } from '#devnet/pools_file.ts';
+import { freePort } from '#devnet/ports.ts';
 import { createTestDatabase } from '#test/support/db.ts';
-import { freePort } from '#test/support/ports.ts';
 import { ServeRecorder } from '#test/support/serve_recorder.ts';
 
 const args = process.argv.slice(2);
@@ -109,22 +110,12 @@ const urls = new Map<string, string>();
 const recorder = new ServeRecorder();
 let running: BenchClient[] = [];
 try {
-  const regtest = JSON.parse(await readFile('config/pools.regtest.json', 'utf8')) as {
-    pools: Array<Record<string, unknown>>;
-  };
-  const pools = POOLS.map((id) => ({
-    ...regtest.pools[0],
-    id,
-    denomination: Math.round(Number.parseFloat(id) * 1e8),
-    feeAccept: {},
-    anonymitySet: ANONYMITY_SET,
-  }));
-  await writeFile(join(dir, 'pools.json'), JSON.stringify({ ...regtest, pools }));
+  const poolsPath = await writePoolsFile(dir, POOLS, { anonymitySet: ANONYMITY_SET });
   const env = {
     WHIRLPOOL_DB_URL: db.url,
     WHIRLPOOL_BITCOIN_RPC_URL: btcd.rpcUrl,
     WHIRLPOOL_NETWORK: 'regtest',
-    WHIRLPOOL_POOLS: join(dir, 'pools.json'),
+    WHIRLPOOL_POOLS: poolsPath,
     WHIRLPOOL_SECRET_WALLET_WORDS: 'all all all all all all all all all all all all',
     WHIRLPOOL_HOST: '127.0.0.1',
     WHIRLPOOL_LOG_LEVEL: 'info',

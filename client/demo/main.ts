@@ -25,9 +25,11 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { DirectoryClient } from '#client/discovery/directory_client.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { freePorts } from '#devnet/ports.ts';
+import { isMissingPrerequisite } from '#devnet/prerequisite.ts';
+import { provision } from '#devnet/provision.ts';
 import { redactUrl } from '#shared/db/mysql_url.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import { freePorts } from '#test/support/ports.ts';
 import {
   createDirectoryAccount,
   createFreshDatabase,
@@ -448,6 +450,16 @@ function printSummary(s: SummaryInput): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** `err`'s message followed by its causes' (`: ` between them), without stacks. */
+function errorChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e !== undefined && parts.length < 5; e = (e as { cause?: unknown }).cause) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join(': ');
+}
+
 /** Command-line entry. */
 async function main(): Promise<void> {
   const program = new Command()
@@ -469,6 +481,15 @@ async function main(): Promise<void> {
     .parse();
   const opts = program.opts<DemoOptions>();
   parseDemoDbUrl(opts.dbUrl);
+  // Prerequisites first (MariaDB answers; btcd built on first use): a missing one is one sentence, nothing started.
+  try {
+    await provision(['mariadb', 'btcd'], { db: { url: opts.dbUrl, setting: '--db-url' }, log: say });
+  } catch (err) {
+    if (!isMissingPrerequisite(err)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
 
   const runDir = await mkdtemp(join(tmpdir(), 'whirlpool-demo-'));
   const group = new ProcessGroup(runDir);
@@ -496,7 +517,7 @@ async function main(): Promise<void> {
       process.exitCode = 130;
       return;
     }
-    say(`demo failed: ${(err as Error).stack ?? String(err)}`);
+    say(`demo failed: ${errorChain(err)} (logs in ${runDir})`);
     process.exitCode = 1;
   }
 }

@@ -14,8 +14,8 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '#devnet/ports.ts';
 import { connectTestDb } from './db.ts';
-import { freePort } from './ports.ts';
 
 const run = promisify(execFile);
 

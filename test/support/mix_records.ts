@@ -9,7 +9,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { expect } from 'vitest';
 import type { MixOutcome } from '#client/api.ts';
-import type { BtcdNode } from './btcd.ts';
+import type { BtcdNode } from '#devnet/btcd.ts';
 import { connectTestDb } from './db.ts';
 
 /** What {@link expectMixesRecordedOnce} found. */

@@ -20,7 +20,7 @@ import {
 } from '#client/api.ts';
 import type { MixUtxo } from '#client/mix/mix_types.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
-import type { BtcdNode } from './btcd.ts';
+import type { BtcdNode } from '#devnet/btcd.ts';
 
 /** The final outcome of one premix UTXO. */
 export interface UtxoOutcome {

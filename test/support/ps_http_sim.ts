@@ -1,18 +1,16 @@
 /**
  * Starts ps-http-sim (PlanetScale's HTTP API in front of the local MariaDB)
- * for one database on a free port. Binary: `$PS_HTTP_SIM_BIN`, else
- * `.cache/go-bin/ps-http-sim` (installed by .ci/run). Without
+ * for one database on a free port. Binary: `$PS_HTTP_SIM_BIN`, else the
+ * tool cache's, built with Go on first use (`#devnet/go_tools.ts`). Without
  * `-mysql-no-pass` the simulator logs in to MariaDB with the user and
  * password the client sends, so tests use the real read-only account.
  *
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-
-/** Path of the ps-http-sim binary. */
-export const PS_HTTP_SIM_BIN: string = process.env.PS_HTTP_SIM_BIN ?? '.cache/go-bin/ps-http-sim';
+import { connect } from 'node:net';
+import { ensureGoTool, PS_HTTP_SIM_TOOL } from '#devnet/go_tools.ts';
+import { freePort } from '#devnet/ports.ts';
 
 /** A running simulator. */
 export interface PsHttpSim {
@@ -20,18 +18,6 @@ export interface PsHttpSim {
   /** `http://user:password@127.0.0.1:port` for @planetscale/database. */
   urlFor(user: string, password: string): string;
   stop(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 async function waitForPort(
@@ -58,14 +44,12 @@ async function waitForPort(
   }
 }
 
-/** Starts the simulator for `database`; throws with a clear message when the binary is missing. */
+/** Starts the simulator for `database`, building it first when missing (one-sentence error when it cannot be). */
 export async function startPsHttpSim(database: string): Promise<PsHttpSim> {
-  if (!existsSync(PS_HTTP_SIM_BIN)) {
-    throw new Error(`ps-http-sim not found at '${PS_HTTP_SIM_BIN}' (run .ci/run or set PS_HTTP_SIM_BIN)`);
-  }
+  const bin = await ensureGoTool(PS_HTTP_SIM_TOOL, { log: (line) => process.stderr.write(`${line}\n`) });
   const port = await freePort();
   const child = spawn(
-    PS_HTTP_SIM_BIN,
+    bin,
     [
       '-listen-addr',
       '127.0.0.1',

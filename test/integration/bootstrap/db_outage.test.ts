@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ListeningProcess, spawnListening } from '#devnet/spawn_listening.ts';
 import { DirectoryResponseSchema } from '#shared/directory/response.ts';
 import { verifyDirectoryRecord } from '#shared/directory/signing.ts';
 import { seedDirectory } from '#test/support/bootstrap_contract.ts';
 import { TEST_DB_URL } from '#test/support/db.ts';
 import { createDirectoryFixture, type DirectoryFixture } from '#test/support/directory_fixture.ts';
 import { pollFor } from '#test/support/poll.ts';
-import { type ListeningProcess, spawnListening } from '#test/support/spawn_listening.ts';
 import { startTcpProxy, type TcpProxy } from '#test/support/tcp_proxy.ts';
 
 interface Health {

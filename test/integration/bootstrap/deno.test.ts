@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ListeningProcess, spawnListening } from '#devnet/spawn_listening.ts';
 import { defineBootstrapContract, seedDirectory } from '#test/support/bootstrap_contract.ts';
 import { createDirectoryFixture, type DirectoryFixture } from '#test/support/directory_fixture.ts';
-import { type ListeningProcess, spawnListening } from '#test/support/spawn_listening.ts';
 
 /** bootstrap/deno.ts under the real Deno runtime, mysql2 through the read-only account. */
 describe('bootstrap on Deno (spawned node_modules/.bin/deno run bootstrap/deno.ts, mysql2)', () => {

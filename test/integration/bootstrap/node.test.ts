@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { type ListeningProcess, spawnListening } from '#devnet/spawn_listening.ts';
 import { defineBootstrapContract, seedDirectory } from '#test/support/bootstrap_contract.ts';
 import { createDirectoryFixture, type DirectoryFixture } from '#test/support/directory_fixture.ts';
-import { type ListeningProcess, spawnListening } from '#test/support/spawn_listening.ts';
 
 /** bootstrap/node.ts as a separate Node process, mysql2 through the read-only account. */
 describe('bootstrap on Node (spawned bootstrap/node.ts, mysql2)', () => {

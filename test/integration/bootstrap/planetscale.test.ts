@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { type ListeningProcess, spawnListening } from '#devnet/spawn_listening.ts';
 import { defineBootstrapContract, seedDirectory } from '#test/support/bootstrap_contract.ts';
 import { createDirectoryFixture, type DirectoryFixture } from '#test/support/directory_fixture.ts';
 import { type PsHttpSim, startPsHttpSim } from '#test/support/ps_http_sim.ts';
-import { type ListeningProcess, spawnListening } from '#test/support/spawn_listening.ts';
 
 /**
  * bootstrap/node.ts with BOOTSTRAP_PLANETSCALE_URL: @planetscale/database over

@@ -16,11 +16,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '#coordinator/dashboard/password_hash.ts';
 import { createDbPool } from '#coordinator/store/db_pool.ts';
 import { MySqlMixStore } from '#coordinator/store/mix_store.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import { baseCoordinatorEnv, writePoolsFile } from '#test/support/coordinator_env.ts';
-import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { writePoolsFile } from '#devnet/pools_file.ts';
+import { freePort } from '#devnet/ports.ts';
+import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/db.ts';
-import { freePort } from '#test/support/ports.ts';
 
 const PASSWORD = 'browser-test-password';
 const POOLS = ['0.01btc', '0.05btc'];

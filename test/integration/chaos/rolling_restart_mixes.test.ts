@@ -22,13 +22,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MixPhase } from '#client/api.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import { baseCoordinatorEnv, singlePoolFile } from '#test/support/coordinator_env.ts';
-import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { singlePoolFile } from '#devnet/pools_file.ts';
+import { freePort } from '#devnet/ports.ts';
+import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 import { expectMixesRecordedOnce } from '#test/support/mix_records.ts';
 import { type MixingWallets, prepareMixingWallets } from '#test/support/mixing_wallets.ts';
-import { freePort } from '#test/support/ports.ts';
 import { ServeRecorder } from '#test/support/serve_recorder.ts';
 
 const POOL_ID = '0.01btc';

@@ -12,16 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WhirlpoolClient } from '#client/api.ts';
 import type { MixPhase } from '#client/mix/mix_types.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { freePort } from '#devnet/ports.ts';
+import { type ListeningProcess, spawnListening } from '#devnet/spawn_listening.ts';
 import { directoryPublicKey } from '#shared/directory/signing.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 import {
   createDirectoryReaderAccount,
   type DirectoryReaderAccount,
 } from '#test/support/directory_account.ts';
-import { freePort } from '#test/support/ports.ts';
-import { type ListeningProcess, spawnListening } from '#test/support/spawn_listening.ts';
 
 const MNEMONIC =
   'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';

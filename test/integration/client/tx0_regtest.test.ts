@@ -13,9 +13,9 @@ import { BtcdUtxoSource } from '#client/chain/utxo_source.ts';
 import { estimatedFee } from '#client/tx0/fee_estimator.ts';
 import { buildTx0 } from '#client/tx0/tx0_builder.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
 import { bip47AccountFromSeed } from '#shared/bitcoin/bip47.ts';
 import { decodeTx0FeeDataFromTx } from '#shared/protocol/tx0_fee_data.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
 
 const COORDINATOR = bip47AccountFromSeed(mnemonicToSeedSync(Wallet.generateMnemonic(), 'x'), 'regtest');
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '#coordinator/config/load_config.ts';
 import { silentLogger } from '#coordinator/log.ts';
 import { type CoordinatorHandle, startCoordinator } from '#coordinator/start_coordinator.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
 import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
 import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 import { pollFor } from '#test/support/poll.ts';

@@ -9,12 +9,12 @@
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { freePort } from '#devnet/ports.ts';
 import { RedirectResponseSchema } from '#shared/protocol/redirect.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
 import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
-import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
 import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
-import { freePort } from '#test/support/ports.ts';
 import { ServeRecorder } from '#test/support/serve_recorder.ts';
 import { RawClient } from '../transport/transport_fixture.ts';
 

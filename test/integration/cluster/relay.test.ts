@@ -19,11 +19,12 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MixHandle, type MixOutcome, type MixPhase, type Tx0, WhirlpoolClient } from '#client/api.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import { baseCoordinatorEnv, singlePoolFile } from '#test/support/coordinator_env.ts';
-import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { singlePoolFile } from '#devnet/pools_file.ts';
+import { freePort } from '#devnet/ports.ts';
+import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
 import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
-import { freePort } from '#test/support/ports.ts';
 
 const POOL_ID = '0.01btc';
 const DENOMINATION = 1_000_000;

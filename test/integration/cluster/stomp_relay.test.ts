@@ -24,6 +24,7 @@ import { silentLogger } from '#coordinator/log.ts';
 import type { HttpServerHandle } from '#coordinator/transport/http_server.ts';
 import { startHttpServer } from '#coordinator/transport/http_server.ts';
 import type { ClientSession } from '#coordinator/transport/stomp_application.ts';
+import { freePort } from '#devnet/ports.ts';
 import { MESSAGE_TYPES } from '#shared/protocol/constants.ts';
 import {
   connectStomp,
@@ -32,7 +33,6 @@ import {
   startTestServer,
   until,
 } from '#test/integration/transport/transport_fixture.ts';
-import { freePort } from '#test/support/ports.ts';
 
 const POOL = '0.01btc';
 

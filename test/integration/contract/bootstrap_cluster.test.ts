@@ -12,8 +12,10 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirectoryClient } from '#client/discovery/directory_client.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { freePort } from '#devnet/ports.ts';
+import { type ListeningProcess, spawnListening } from '#devnet/spawn_listening.ts';
 import { directoryPublicKey } from '#shared/directory/signing.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
 import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
 import { createTestDatabase, createTestPool, type TestDatabase } from '#test/support/db.ts';
 import {
@@ -21,8 +23,6 @@ import {
   type DirectoryReaderAccount,
 } from '#test/support/directory_account.ts';
 import { pollFor } from '#test/support/poll.ts';
-import { freePort } from '#test/support/ps_http_sim.ts';
-import { type ListeningProcess, spawnListening } from '#test/support/spawn_listening.ts';
 
 const POOLS = ['0.001btc', '0.01btc'];
 

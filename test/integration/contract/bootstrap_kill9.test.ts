@@ -27,20 +27,21 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MixOutcome, type MixPhase, WhirlpoolClient } from '#client/api.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { singlePoolFile } from '#devnet/pools_file.ts';
+import { freePort } from '#devnet/ports.ts';
+import { type ListeningProcess, spawnListening } from '#devnet/spawn_listening.ts';
 import { mergeDirectoryRecords } from '#shared/directory/pool_map.ts';
 import { DirectoryResponseSchema } from '#shared/directory/response.ts';
 import { directoryPublicKey, verifyDirectoryRecord } from '#shared/directory/signing.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import { baseCoordinatorEnv, singlePoolFile } from '#test/support/coordinator_env.ts';
-import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
+import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
 import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 import {
   createDirectoryReaderAccount,
   type DirectoryReaderAccount,
 } from '#test/support/directory_account.ts';
 import { pollFor } from '#test/support/poll.ts';
-import { freePort } from '#test/support/ports.ts';
-import { type ListeningProcess, spawnListening } from '#test/support/spawn_listening.ts';
 
 const POOL_ID = '0.01btc';
 const DENOMINATION = 1_000_000;

@@ -9,13 +9,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
 import { DirectoryResponseSchema } from '#shared/directory/response.ts';
 import {
   HealthResponseSchema,
   PoolsResponseSchema,
   Tx0DataResponseSchema,
 } from '#shared/protocol/messages.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
 import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
 import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 import { pollFor } from '#test/support/poll.ts';

@@ -7,8 +7,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
 import { HealthResponseSchema, PoolsResponseSchema } from '#shared/protocol/messages.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
 import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
 import { createTestDatabase, TEST_DB_URL, type TestDatabase } from '#test/support/db.ts';
 import { pollFor } from '#test/support/poll.ts';

@@ -4,9 +4,9 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirectoryClient } from '#client/discovery/directory_client.ts';
 import { createCoordinatorInstancesApp } from '#coordinator/directory/instances_route.ts';
+import { freePort } from '#devnet/ports.ts';
+import { type ListeningProcess, spawnListening } from '#devnet/spawn_listening.ts';
 import { createDirectoryFixture, type DirectoryFixture } from '#test/support/directory_fixture.ts';
-import { freePort } from '#test/support/ps_http_sim.ts';
-import { type ListeningProcess, spawnListening } from '#test/support/spawn_listening.ts';
 
 /**
  * Discovery end to end on real parts: records published by the real

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Wallet } from '#client/wallet/wallet.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 import { type Coordinator, startCoordinator } from './coordinator_process.ts';
 

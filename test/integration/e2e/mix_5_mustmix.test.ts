@@ -14,8 +14,9 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MixOutcome, type MixPhase, type Tx0, WhirlpoolClient } from '#client/api.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import { baseCoordinatorEnv, singlePoolFile } from '#test/support/coordinator_env.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { singlePoolFile } from '#devnet/pools_file.ts';
+import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
 import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 import { type Coordinator, startCoordinator } from './coordinator_process.ts';
 

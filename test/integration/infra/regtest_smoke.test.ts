@@ -1,6 +1,6 @@
 /**
  * Smoke test of the regtest infrastructure against real btcd nodes:
- * test/support/btcd.ts (start, mine, stop, several nodes), the test wallet
+ * devnet/btcd.ts (start, mine, stop, several nodes), the test wallet
  * (fund, fundMany, raw spends) and shared/rpc/bitcoin_rpc.ts on btcd's real
  * replies, including how btcd refuses transactions (codes asserted here are
  * btcd v0.26.0's; Bitcoin Core differs where noted).
@@ -10,6 +10,13 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import {
+  buildP2wpkhSpend,
+  regtestOutputScript,
+  regtestP2wpkhAddress,
+  type WalletUtxo,
+} from '#devnet/regtest_wallet.ts';
 import {
   RpcAlreadyInChainError,
   RpcError,
@@ -17,13 +24,6 @@ import {
   RpcVerifyError,
   RpcVerifyRejectedError,
 } from '#shared/errors.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import {
-  buildP2wpkhSpend,
-  regtestOutputScript,
-  regtestP2wpkhAddress,
-  type WalletUtxo,
-} from '#test/support/test_wallet.ts';
 
 function newKey(): { privateKey: Uint8Array; address: string } {
   const privateKey = secp256k1.utils.randomSecretKey();

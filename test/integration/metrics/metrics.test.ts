@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Wallet } from '#client/wallet/wallet.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { freePorts } from '#devnet/ports.ts';
 import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 import { pollFor } from '#test/support/poll.ts';
-import { freePorts } from '#test/support/ports.ts';
 
 const POOLS = {
   pools: [

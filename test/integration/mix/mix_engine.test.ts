@@ -13,7 +13,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MixEngine } from '#coordinator/mix/mix_engine.ts';
-import { buildP2wpkhSpend } from '#test/support/test_wallet.ts';
+import { buildP2wpkhSpend } from '#devnet/regtest_wallet.ts';
 import {
   type ClientUtxo,
   fundConfirmedUtxos,

@@ -21,6 +21,8 @@ import { DEFAULT_ENGINE_TIMINGS, type MixEngineParams, type PoolConfig } from '#
 import { createDbPool } from '#coordinator/store/db_pool.ts';
 import { runMigrations } from '#coordinator/store/migrate.ts';
 import { MySqlMixStore } from '#coordinator/store/mix_store.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { buildP2wpkhSpend } from '#devnet/regtest_wallet.ts';
 import { addressToOutputScript, p2wpkhAddress } from '#shared/bitcoin/network.ts';
 import { signMessage } from '#shared/bitcoin/signed_message.ts';
 import { z85Decode, z85Encode } from '#shared/codec/z85.ts';
@@ -30,9 +32,7 @@ import { encodeFeePayload } from '#shared/protocol/fee_payload.ts';
 import { computeInputsHash } from '#shared/protocol/inputs_hash.ts';
 import type { RegisterOutputRequest } from '#shared/protocol/messages.ts';
 import { ecdhSharedX, serializeOutpoint, xorMask } from '#shared/protocol/xor_mask.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/db.ts';
-import { buildP2wpkhSpend } from '#test/support/test_wallet.ts';
 
 /** A test pool: denomination 1 000 000 sats, defaults of the reference. */
 export function testPool(over: Partial<PoolConfig> = {}): PoolConfig {

@@ -19,25 +19,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Tx0, WhirlpoolClient } from '#client/api.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
 import { runMigrations } from '#coordinator/store/migrate.ts';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
-import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { mixPoolsFile } from '#devnet/pools_file.ts';
+import { freePort } from '#devnet/ports.ts';
 import { connectTestDb, createTestDatabase, runSql, type TestDatabase } from '#test/support/db.ts';
-import { freePort } from '#test/support/ports.ts';
 
 const POOL_ID = '0.01btc';
-const POOLS = {
-  pools: [
-    {
-      id: POOL_ID,
-      denomination: 1_000_000,
-      feeValue: 50_000,
-      anonymitySet: 2,
-      mustMixMin: 1,
-      liquidityMin: 0,
-    },
-  ],
-  engine: { liquidityInterval: 1, minConfirmationsMustMix: 1, subscribeDelayMs: 100 },
-};
+const POOLS = mixPoolsFile([{ id: POOL_ID, denomination: 1_000_000, anonymitySet: 2 }], {
+  liquidityInterval: 1,
+  minConfirmationsMustMix: 1,
+  subscribeDelayMs: 100,
+});
 
 /** The `GRANT … TO 'whirlpool_coordinator'…` statements of docs/operations.md. */
 function documentedGrants(): string[] {

@@ -1,6 +1,6 @@
 /**
- * Starts btcd regtest nodes for integration tests: each on its own free
- * RPC/P2P ports with its own temporary data directory, a {@link TestWallet}
+ * Starts btcd regtest nodes for the demo, integration tests and benchmarks: each on its own free
+ * RPC/P2P ports with its own temporary data directory, a {@link RegtestWallet}
  * as mining address, and (by default) 110 blocks mined so the wallet owns 11
  * mature coinbases of 50 BTC. Several nodes may run at once.
  *
@@ -9,22 +9,22 @@
  * block, RPC is plain HTTP with `--notls` on 127.0.0.1, and the server closes
  * the connection after every reply.
  *
- * Binary: `$BTCD_BIN`, else `.cache/go-bin/btcd` in the repository (installed
- * by `.ci/run`).
+ * Binary: `$BTCD_BIN`, else `btcd` in the tool cache (`$WHIRLPOOL_TOOLS_DIR`,
+ * default `.cache/go-bin`), built there with Go on first use (`go_tools.ts`).
  *
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
+import { BTCD_TOOL, ensureGoTool } from './go_tools.ts';
 import { freePorts } from './ports.ts';
-import { TestWallet } from './test_wallet.ts';
+import { RegtestWallet } from './regtest_wallet.ts';
 
 /** A running regtest btcd with its wallet. */
 export interface BtcdNode {
@@ -32,7 +32,7 @@ export interface BtcdNode {
   rpcUrl: string;
   rpc: BitcoinRpc;
   /** The wallet all mined blocks pay. */
-  wallet: TestWallet;
+  wallet: RegtestWallet;
   /** P2P listen port on 127.0.0.1 (for `addnode`/`--connect` between nodes). */
   p2pPort: number;
   /** Temporary data directory (removed by `stop`). */
@@ -53,17 +53,13 @@ export interface StartBtcdOptions {
   startTimeoutMs?: number;
 }
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** Path of the btcd binary: `$BTCD_BIN`, else `.cache/go-bin/btcd` in the repository. */
-export function btcdBinary(): string {
-  const bin = process.env.BTCD_BIN || join(REPO_ROOT, '.cache', 'go-bin', 'btcd');
-  if (!existsSync(bin)) {
-    throw new Error(
-      `btcd binary not found at '${bin}': run .ci/run or 'GOBIN=$PWD/.cache/go-bin go install github.com/btcsuite/btcd@v0.26.0', or set BTCD_BIN`,
-    );
-  }
-  return bin;
+/**
+ * Path of a runnable btcd: `$BTCD_BIN`, else the tool cache's, built first
+ * when missing (one progress line on stderr). Throws a
+ * MissingPrerequisiteError (one sentence) when it cannot be had.
+ */
+export function btcdBinary(): Promise<string> {
+  return ensureGoTool(BTCD_TOOL, { log: (line) => process.stderr.write(`${line}\n`) });
 }
 
 const running = new Set<ChildProcess>();
@@ -114,14 +110,14 @@ async function killNode(child: ChildProcess): Promise<void> {
 }
 
 /** One attempt to start btcd on fresh ports; rejects if it exits or never answers. */
-async function spawnOnce(opts: StartBtcdOptions): Promise<BtcdNode> {
+async function spawnOnce(bin: string, opts: StartBtcdOptions): Promise<BtcdNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'wpt-btcd-'));
   const [rpcPort, p2pPort] = (await freePorts(2)) as [number, number];
   const user = 'wpt';
   const password = randomBytes(12).toString('hex');
   const rpcUrl = `http://${user}:${password}@127.0.0.1:${rpcPort}`;
   const rpc = new BitcoinRpc({ url: rpcUrl, timeoutMs: 60_000 });
-  const wallet = new TestWallet(rpc);
+  const wallet = new RegtestWallet(rpc);
   const configFile = join(dataDir, 'btcd.conf');
   await writeFile(configFile, '');
   const args = [
@@ -151,7 +147,7 @@ async function spawnOnce(opts: StartBtcdOptions): Promise<BtcdNode> {
   ];
   const outPath = join(dataDir, 'stdout.log');
   const out = openSync(outPath, 'a');
-  const child = spawn(btcdBinary(), args, { stdio: ['ignore', out, out] });
+  const child = spawn(bin, args, { stdio: ['ignore', out, out] });
   closeSync(out);
   running.add(child);
   installExitHook();
@@ -208,17 +204,21 @@ async function spawnOnce(opts: StartBtcdOptions): Promise<BtcdNode> {
 /**
  * Starts a regtest btcd (see the module doc) and resolves once its RPC
  * answers and the initial blocks are mined. Retries with fresh ports when
- * the node fails to start (a port taken between lookup and bind). Always
- * `stop()` it in `afterAll`.
+ * the node fails to start (a port taken between lookup and bind). Builds
+ * btcd first if it is missing ({@link btcdBinary}). Always `stop()` it in
+ * `afterAll`.
  */
 export async function startBtcd(opts: StartBtcdOptions = {}): Promise<BtcdNode> {
+  const bin = await btcdBinary();
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      return await spawnOnce(opts);
+      return await spawnOnce(bin, opts);
     } catch (err) {
       lastError = err;
     }
   }
-  throw new Error('btcd did not start after 3 attempts', { cause: lastError });
+  throw new Error(`btcd (${bin}) did not start after 3 attempts: ${(lastError as Error).message}`, {
+    cause: lastError,
+  });
 }

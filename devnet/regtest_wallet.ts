@@ -72,14 +72,14 @@ export interface WalletUtxo {
   coinbaseHeight: number | null;
 }
 
-/** A wallet transaction, signed but not yet broadcast (see {@link TestWallet.broadcast}). */
+/** A wallet transaction, signed but not yet broadcast (see {@link RegtestWallet.broadcast}). */
 export interface WalletTransaction extends SignedTx {
   inputs: WalletUtxo[];
   /** Amount of the change output, 0n when there is none. */
   changeSats: bigint;
 }
 
-/** Result of {@link TestWallet.fund}: the funded outpoint and the whole transaction. */
+/** Result of {@link RegtestWallet.fund}: the funded outpoint and the whole transaction. */
 export interface FundResult {
   txid: string;
   vout: number;
@@ -196,7 +196,7 @@ const BlockSchema = z.object({ height: z.number().int(), tx: z.array(z.string())
  * The regtest test wallet: one key, its mature coinbase outputs and its
  * change. Not safe against other spenders of its key (there are none).
  */
-export class TestWallet {
+export class RegtestWallet {
   readonly rpc: BitcoinRpc;
   readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
