@@ -12,12 +12,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BtcdNode, startBtcd } from '#test/support/btcd.ts';
+import { type BtcdNode, startBtcd } from '#devnet/btcd.ts';
+import { type CoordinatorProcess, spawnCoordinator } from '#devnet/coordinator_process.ts';
+import { freePort } from '#devnet/ports.ts';
 import { baseCoordinatorEnv } from '#test/support/coordinator_env.ts';
-import { type CoordinatorProcess, spawnCoordinator } from '#test/support/coordinator_process.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 import { ensureDebianTool } from '#test/support/debian_tool.ts';
-import { freePort } from '#test/support/ports.ts';
 
 const ALERTS = 'deploy/prometheus/alerts.yml';
 const DASHBOARD = 'deploy/grafana/whirlpool-cluster.json';
