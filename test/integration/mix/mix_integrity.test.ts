@@ -17,7 +17,7 @@ import { shuffled } from '#coordinator/mix/notify_order.ts';
 import { signMessage } from '#shared/bitcoin/signed_message.ts';
 import { z85Decode, z85Encode } from '#shared/codec/z85.ts';
 import { blindMessage, parseRsaSpki, unblindSignature } from '#shared/crypto/blind_rsa.ts';
-import { buildP2wpkhSpend } from '#test/support/test_wallet.ts';
+import { buildP2wpkhSpend } from '#devnet/regtest_wallet.ts';
 import {
   type ClientUtxo,
   fundConfirmedUtxos,
