@@ -14,10 +14,10 @@ import { Transaction } from '@scure/btc-signer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MixEngine } from '#coordinator/mix/mix_engine.ts';
 import { shuffled } from '#coordinator/mix/notify_order.ts';
+import { buildP2wpkhSpend } from '#devnet/regtest_wallet.ts';
 import { signMessage } from '#shared/bitcoin/signed_message.ts';
 import { z85Decode, z85Encode } from '#shared/codec/z85.ts';
 import { blindMessage, parseRsaSpki, unblindSignature } from '#shared/crypto/blind_rsa.ts';
-import { buildP2wpkhSpend } from '#devnet/regtest_wallet.ts';
 import {
   type ClientUtxo,
   fundConfirmedUtxos,
