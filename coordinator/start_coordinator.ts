@@ -18,7 +18,7 @@ import { clusterConfigFromEnv } from '#coordinator/cluster/cluster_config.ts';
 import { createClusterFrontend } from '#coordinator/cluster/cluster_frontend.ts';
 import { type ClusterHandle, startClusterNode } from '#coordinator/cluster/start_cluster_node.ts';
 import { type CoordinatorConfig, describeConfig, engineParams } from '#coordinator/config/load_config.ts';
-import { deriveSecretWallet } from '#coordinator/config/secret_wallet.ts';
+import { deriveCoordinatorWallets } from '#coordinator/config/secret_wallet.ts';
 import { startHistoryRecorder } from '#coordinator/dashboard/history_recorder.ts';
 import { mountDashboard } from '#coordinator/dashboard/mount_dashboard.ts';
 import {
@@ -59,7 +59,9 @@ import {
 } from '#coordinator/store/pool_status_store.ts';
 import { retryMixResults } from '#coordinator/store/result_retry.ts';
 import { applySessionSettings, SESSION_SETTINGS } from '#coordinator/store/session_settings.ts';
+import { Tx0AddressStore } from '#coordinator/store/tx0_address_store.ts';
 import { type HttpServerHandle, startHttpServer } from '#coordinator/transport/http_server.ts';
+import { feeAddressAt } from '#shared/bitcoin/fee_address.ts';
 import type { NetworkName } from '#shared/bitcoin/network.ts';
 import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import pkg from '../package.json' with { type: 'json' };
@@ -219,15 +221,20 @@ export async function startCoordinator(
     log.info({ chain: info.chain, blocks: info.blocks }, 'bitcoin node connected');
 
     // 4. secret wallet and engine
-    const wallet = deriveSecretWallet(
-      config.secretWalletWords,
-      config.secretWalletPassphrase,
-      config.network,
+    const wallets = deriveCoordinatorWallets(config, config.network);
+    const wallet = wallets.v0;
+    log.info(
+      {
+        feePaymentCode: wallet.bip47.paymentCode,
+        feePaymentCodeV1: wallets.v1.paymentCode,
+        signingAddress: wallets.signing?.address ?? null,
+      },
+      'secret wallets loaded',
     );
-    log.info({ feePaymentCode: wallet.bip47.paymentCode }, 'secret wallet loaded');
     const params = engineParams(config, {
       feeAddressSeed: wallet.feeAddressSeed,
       notificationPrivKey: wallet.bip47.notificationPrivKey,
+      v1NotificationPrivKey: wallets.v1.notificationPrivKey,
     });
     const mixEngine = new MixEngine({
       pools: config.pools,
@@ -270,6 +277,33 @@ export async function startCoordinator(
           delayMs: config.tx0DelayMs,
         },
         registerOutput: (req) => clusterFront.registerOutput(req),
+        // later generations (addendum §3): state only in the shared database, any instance answers
+        tx0V2: {
+          tx0: {
+            network: config.network,
+            feeAddressSeed: wallet.feeAddressSeed,
+            feePaymentCode: wallet.bip47.paymentCode,
+            feePaymentCodeV1: wallets.v1.paymentCode,
+            partners: config.partners,
+            signingKey: wallets.signing?.privateKey ?? null,
+            scodes: config.scodes,
+            nextFeeIndex: () => store.nextFeeIndex(),
+            delayMs: config.tx0PostDelayMs,
+          },
+          push: {
+            rpc,
+            addresses: new Tx0AddressStore(db),
+            check: {
+              network: config.network,
+              keys: { v0: wallet.bip47.notificationPrivKey, v1: wallets.v1.notificationPrivKey },
+              scodes: config.scodes,
+              partners: config.partners,
+              feeAddressAt: (index, partner) =>
+                feeAddressAt(wallet.feeAddressSeed, config.network, index, partner),
+            },
+          },
+        },
+        checkOutput: { network: config.network, store },
         health: () => health.health(),
         logger: log.child({ module: 'rest' }),
         metrics,

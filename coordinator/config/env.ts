@@ -23,6 +23,10 @@ export const SECRET_VARIABLES = [
   'WHIRLPOOL_BITCOIN_RPC_URL',
   'WHIRLPOOL_SECRET_WALLET_WORDS',
   'WHIRLPOOL_SECRET_WALLET_PASSPHRASE',
+  'WHIRLPOOL_SECRET_WALLET_V1_WORDS',
+  'WHIRLPOOL_SECRET_WALLET_V1_PASSPHRASE',
+  'WHIRLPOOL_SIGNING_WALLET_WORDS',
+  'WHIRLPOOL_SIGNING_WALLET_PASSPHRASE',
 ] as const;
 
 /** The validated environment. */
@@ -44,6 +48,20 @@ export interface EnvConfig {
   secretWalletWords: string;
   /** BIP39 passphrase. Secret. */
   secretWalletPassphrase: string;
+  /**
+   * Secret wallet of 80-byte (V1) OP_RETURNs and `POST /rest/tx0/v1`
+   * (reference `secret-wallet`; the V0 one above is `secret-wallet-v0`).
+   * Null: the V0 wallet serves both versions. Secret.
+   */
+  secretWalletV1: { words: string; passphrase: string } | null;
+  /** Wallet whose m/44'/coin'/0'/0/0 signs `feeOutputSignature`; null = no signature. Secret. */
+  signingWallet: { words: string; passphrase: string } | null;
+  /** Artificial delay of `POST /rest/tx0` and `/rest/tx0/v1` (reference 700), ms. */
+  tx0PostDelayMs: number;
+  /** `server.rpc-client.block-height-max-spread` (10): REGISTER_INPUT `blockHeight` farther from the tip is refused. */
+  blockHeightMaxSpread: number;
+  /** How often the cached tip height of the spread check is refreshed (reference 120 000), ms. */
+  blockHeightRefreshMs: number;
   logLevel: LogLevel;
   testMode: boolean;
   mixEnabled: boolean;
@@ -83,6 +101,12 @@ function urlText(protocols: readonly string[]) {
   );
 }
 
+/** BIP39 English words, whitespace-normalised and lower-cased. */
+const mnemonicText = z
+  .string()
+  .transform((v) => v.trim().split(/\s+/).join(' ').toLowerCase())
+  .refine((v) => validateMnemonic(v, wordlist), { error: 'not a valid BIP39 English mnemonic' });
+
 const ENV_SCHEMA = z.object({
   WHIRLPOOL_DB_URL: z
     .string({ error: 'required (or WHIRLPOOL_DB_URL_FILE)' })
@@ -107,9 +131,15 @@ const ENV_SCHEMA = z.object({
   WHIRLPOOL_POOLS: z.string({ error: 'required: path of the pools JSON file' }).min(1),
   WHIRLPOOL_SECRET_WALLET_WORDS: z
     .string({ error: 'required (or WHIRLPOOL_SECRET_WALLET_WORDS_FILE)' })
-    .transform((v) => v.trim().split(/\s+/).join(' ').toLowerCase())
-    .refine((v) => validateMnemonic(v, wordlist), { error: 'not a valid BIP39 English mnemonic' }),
+    .pipe(mnemonicText),
   WHIRLPOOL_SECRET_WALLET_PASSPHRASE: z.string().default(''),
+  WHIRLPOOL_SECRET_WALLET_V1_WORDS: mnemonicText.optional(),
+  WHIRLPOOL_SECRET_WALLET_V1_PASSPHRASE: z.string().optional(),
+  WHIRLPOOL_SIGNING_WALLET_WORDS: mnemonicText.optional(),
+  WHIRLPOOL_SIGNING_WALLET_PASSPHRASE: z.string().optional(),
+  WHIRLPOOL_TX0_POST_DELAY_MS: intText(0, 60_000).default(700),
+  WHIRLPOOL_BLOCK_HEIGHT_MAX_SPREAD: intText(0, 1_000_000).default(10),
+  WHIRLPOOL_BLOCK_HEIGHT_REFRESH_MS: intText(1000, 3_600_000).default(120_000),
   WHIRLPOOL_LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.map((l) => `'${l}'`).join(', ')}` })
     .default('info'),
@@ -194,6 +224,23 @@ export function parseEnv(
     poolsFile: e.WHIRLPOOL_POOLS,
     secretWalletWords: e.WHIRLPOOL_SECRET_WALLET_WORDS,
     secretWalletPassphrase: e.WHIRLPOOL_SECRET_WALLET_PASSPHRASE,
+    secretWalletV1:
+      e.WHIRLPOOL_SECRET_WALLET_V1_WORDS === undefined
+        ? null
+        : {
+            words: e.WHIRLPOOL_SECRET_WALLET_V1_WORDS,
+            passphrase: e.WHIRLPOOL_SECRET_WALLET_V1_PASSPHRASE ?? '',
+          },
+    signingWallet:
+      e.WHIRLPOOL_SIGNING_WALLET_WORDS === undefined
+        ? null
+        : {
+            words: e.WHIRLPOOL_SIGNING_WALLET_WORDS,
+            passphrase: e.WHIRLPOOL_SIGNING_WALLET_PASSPHRASE ?? '',
+          },
+    tx0PostDelayMs: e.WHIRLPOOL_TX0_POST_DELAY_MS,
+    blockHeightMaxSpread: e.WHIRLPOOL_BLOCK_HEIGHT_MAX_SPREAD,
+    blockHeightRefreshMs: e.WHIRLPOOL_BLOCK_HEIGHT_REFRESH_MS,
     logLevel: e.WHIRLPOOL_LOG_LEVEL,
     testMode: e.WHIRLPOOL_TEST_MODE,
     mixEnabled: e.WHIRLPOOL_MIX_ENABLED,
@@ -221,6 +268,11 @@ export function describeEnv(c: EnvConfig): Record<string, unknown> {
     testMode: c.testMode,
     mixEnabled: c.mixEnabled,
     tx0DelayMs: c.tx0DelayMs,
+    tx0PostDelayMs: c.tx0PostDelayMs,
+    secretWalletV1: c.secretWalletV1 !== null,
+    signingWallet: c.signingWallet !== null,
+    blockHeightMaxSpread: c.blockHeightMaxSpread,
+    blockHeightRefreshMs: c.blockHeightRefreshMs,
     rpcTimeoutMs: c.rpcTimeoutMs,
     dbConnectionLimit: c.dbConnectionLimit,
     shutdownTimeoutMs: c.shutdownTimeoutMs,

@@ -44,7 +44,7 @@ export function loadConfig(
 /** Engine parameters from the config and the keys derived from the secret wallet. */
 export function engineParams(
   c: CoordinatorConfig,
-  keys: { feeAddressSeed: Uint8Array; notificationPrivKey: Uint8Array },
+  keys: { feeAddressSeed: Uint8Array; notificationPrivKey: Uint8Array; v1NotificationPrivKey?: Uint8Array },
 ): MixEngineParams {
   return {
     network: c.network,
@@ -54,6 +54,10 @@ export function engineParams(
     scodes: c.scodes,
     feeAddressSeed: keys.feeAddressSeed,
     secretWalletNotificationPrivKey: keys.notificationPrivKey,
+    secretWalletV1NotificationPrivKey: keys.v1NotificationPrivKey ?? keys.notificationPrivKey,
+    partners: c.partners,
+    blockHeightMaxSpread: c.blockHeightMaxSpread,
+    blockHeightRefreshMs: c.blockHeightRefreshMs,
   };
 }
 
@@ -63,6 +67,7 @@ export function describeConfig(c: CoordinatorConfig): Record<string, unknown> {
     ...describeEnv(c),
     pools: c.pools.map((p) => ({ id: p.id, denomination: p.denomination, anonymitySet: p.anonymitySet })),
     scodes: c.scodes.length,
+    partners: c.partners.map((p) => p.id),
     engine: c.engine,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The pools file (`WHIRLPOOL_POOLS`): a JSON document with the pools
  * (`server.pools[i].*` keys of spec §7.1 in camelCase), the scodes
- * (`server.samourai-fees.scodes`) and the engine timers and ban policy
+ * (`server.samourai-fees.scodes`), the Tx0 partners (`server.partners`,
+ * addendum §4.2) and the engine timers and ban policy
  * (`server.register-input.*`, `server.*.timeout`, `server.ban.*`), validated
  * with zod and turned into the engine's {@link PoolConfig} / timing types.
  * Durations are in seconds, as in the reference; scode expirations and
@@ -14,6 +15,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { BanPolicy, PoolConfig } from '#coordinator/mix/types.ts';
+import { CASCADING_SCODE_PAYLOAD } from '#shared/protocol/constants.ts';
+import { DEFAULT_PARTNERS, type PartnerConfig } from '#shared/protocol/partner.ts';
 import type { ScodeConfig } from '#shared/protocol/scode.ts';
 import { ConfigError } from './config_error.ts';
 
@@ -44,6 +47,13 @@ const POOL_SCHEMA = z.strictObject({
   anonymitySet: count(1),
   minConfirmationsMustMix: count(0).optional(),
   minConfirmationsLiquidity: count(0).optional(),
+  /** `tx0-max-outputs` (reference 70): `PoolInfo.tx0MaxOutputs`, the premix cap of G2+ clients; must be > 0. */
+  tx0MaxOutputs: count(1).default(70),
+});
+
+const PARTNER_SCHEMA = z.strictObject({
+  id: z.string().min(1).max(64),
+  payload: z.number().int().min(0).max(32767),
 });
 
 const SCODE_SCHEMA = z.strictObject({
@@ -52,7 +62,8 @@ const SCODE_SCHEMA = z.strictObject({
     .int()
     .min(-32768)
     .max(32767)
-    .refine((n) => n !== 0, { error: 'payload must not be 0' }),
+    .refine((n) => n !== 0, { error: 'payload must not be 0' })
+    .refine((n) => n !== CASCADING_SCODE_PAYLOAD, { error: 'payload 22222 is reserved for CASCADING' }),
   feeValuePercent: z.number().int().min(0).max(99),
   /** ms since epoch; null/absent = never expires */
   expiration: z.number().int().min(1).nullable().optional(),
@@ -84,6 +95,7 @@ const FILE_SCHEMA = z.strictObject({
   $comment: z.string().optional(),
   pools: z.array(POOL_SCHEMA).min(1, { error: 'at least one pool is required' }),
   scodes: z.record(z.string(), SCODE_SCHEMA).default({}),
+  partners: z.array(PARTNER_SCHEMA).max(1000).optional(),
   engine: ENGINE_SCHEMA,
 });
 
@@ -103,6 +115,8 @@ export interface EngineTimings {
 export interface PoolsFile {
   pools: PoolConfig[];
   scodes: ScodeConfig[];
+  /** Tx0 partners; {@link DEFAULT_PARTNERS} when the file names none. */
+  partners: PartnerConfig[];
   engine: EngineTimings;
 }
 
@@ -144,6 +158,19 @@ export function parsePoolsFile(json: unknown, source = 'pools file'): PoolsFile 
       problems.push(`${source}: scodes.${code}: duplicate scode (codes are case-insensitive)`);
     codes.add(upper);
   }
+  const partners = f.partners ?? [...DEFAULT_PARTNERS];
+  const partnerIds = new Set<string>();
+  const partnerPayloads = new Set<number>();
+  partners.forEach((p, i) => {
+    if (partnerIds.has(p.id)) problems.push(`${source}: partners[${i}].id: duplicate partner id '${p.id}'`);
+    if (partnerPayloads.has(p.payload))
+      problems.push(`${source}: partners[${i}].payload: duplicate partner payload ${p.payload}`);
+    partnerIds.add(p.id);
+    partnerPayloads.add(p.payload);
+  });
+  if (!partnerPayloads.has(0)) {
+    problems.push(`${source}: partners: a partner with payload 0 is required (G0–G2 Tx0s carry partner 0)`);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const e = f.engine;
@@ -165,6 +192,7 @@ export function parsePoolsFile(json: unknown, source = 'pools file'): PoolsFile 
       mustMix: p.minConfirmationsMustMix ?? e.minConfirmationsMustMix,
       liquidity: p.minConfirmationsLiquidity ?? e.minConfirmationsLiquidity,
     },
+    tx0MaxOutputs: p.tx0MaxOutputs,
   }));
   const scodes: ScodeConfig[] = Object.entries(f.scodes).map(([code, s]) => ({
     code: code.toUpperCase(),
@@ -176,6 +204,7 @@ export function parsePoolsFile(json: unknown, source = 'pools file'): PoolsFile 
   return {
     pools,
     scodes,
+    partners: partners.map((p) => ({ id: p.id, payload: p.payload })),
     engine: {
       liquidityIntervalMs: Math.round(e.liquidityInterval * 1000),
       registerOutputTimeoutMs: Math.round(e.registerOutputTimeout * 1000),

@@ -38,7 +38,7 @@ import type { MixSession } from './mix_session.ts';
 import { PoolRuntime, type PoolState } from './pool_runtime.ts';
 import { isValidReceiveAddress } from './receive_address.ts';
 import { InputAlreadyRegisteredError } from './registered_input.ts';
-import { TxFactsCache } from './tx_facts.ts';
+import { type TxFacts, TxFactsCache } from './tx_facts.ts';
 import type { LeaseFence, MixEngineParams, PoolConfig } from './types.ts';
 
 /** Per-pool view for /rest/pools and the dashboard. */
@@ -85,7 +85,7 @@ export class MixEngine {
   readonly #subscriptions = new Map<string, { session: MixSession; poolId: string }>();
   /** Tail of each session's message chain (per-session ordering). */
   readonly #chains = new Map<string, Promise<void>>();
-  readonly #feeAddresses = new Map<number, string>();
+  readonly #feeAddresses = new Map<string, string>();
   readonly #txFacts: TxFactsCache;
 
   constructor(opts: MixEngineOptions) {
@@ -96,7 +96,10 @@ export class MixEngine {
     this.#logger = opts.logger;
     this.#generateKey = opts.generateKey ?? generateMixRsaKey;
     this.#random = opts.random ?? Math.random;
-    this.#txFacts = new TxFactsCache(opts.params.network, opts.params.secretWalletNotificationPrivKey);
+    this.#txFacts = new TxFactsCache(opts.params.network, {
+      v0: opts.params.secretWalletNotificationPrivKey,
+      v1: opts.params.secretWalletV1NotificationPrivKey ?? opts.params.secretWalletNotificationPrivKey,
+    });
   }
 
   // ---------------------------------------------------------------------------
@@ -311,7 +314,10 @@ export class MixEngine {
       network: this.#params.network,
       scodes: this.#params.scodes,
       txFacts: this.#txFacts,
-      feeAddressAt: (index) => this.#feeAddressAt(index),
+      feeAddressAt: (index, partner) => this.#feeAddressAt(index, partner ?? 0),
+      partners: this.#params.partners,
+      allPools: [...this.#configs.values()],
+      fetchTx: (txid) => this.#fetchTxFacts(txid),
       testMode: this.#params.testMode,
       findPool: (poolId) => this.#pools.get(poolId)?.config ?? null,
     });
@@ -324,13 +330,24 @@ export class MixEngine {
     });
   }
 
-  #feeAddressAt(index: number): string {
-    let address = this.#feeAddresses.get(index);
+  #feeAddressAt(index: number, partner: number): string {
+    const key = `${partner}:${index}`;
+    let address = this.#feeAddresses.get(key);
     if (address === undefined) {
-      address = feeAddressAt(this.#params.feeAddressSeed, this.#params.network, index);
-      if (this.#feeAddresses.size < 10_000) this.#feeAddresses.set(index, address);
+      address = feeAddressAt(this.#params.feeAddressSeed, this.#params.network, index, partner);
+      if (this.#feeAddresses.size < 10_000) this.#feeAddresses.set(key, address);
     }
     return address;
+  }
+
+  /** A transaction's facts and block time for the cascading parent check (addendum §4.9). */
+  async #fetchTxFacts(txid: string): Promise<{ facts: TxFacts; timeMs: number } | null> {
+    const raw =
+      this.#txFacts.confirmedRaw(txid) ??
+      (await this.#txFacts.fetchRaw(txid, (id) => this.#rpc.getRawTransaction(id)));
+    if (!raw) return null;
+    this.#txFacts.rememberRaw(raw);
+    return { facts: this.#txFacts.get(txid, raw.hex), timeMs: (raw.time ?? 0) * 1000 };
   }
 
   /** Runs `fn` on the current mix `mixId` under its pool's lock; unknown mix → `Error` (Mix not found). */

@@ -1,10 +1,13 @@
 /**
- * The fee rule of the Tx0 provenance check (spec §4.8 step 2): given the
- * decoded fee data of a Tx0 and its outputs, is the coordinator fee paid? Pure:
- * the fee address of index x is provided by the caller.
+ * The fee rule of the Tx0 provenance check (spec §4.8 step 2; addendum
+ * §4.10 step 3): given the decoded fee data of a Tx0 and its outputs, is the
+ * coordinator fee paid, and by which output? Pure: the fee address of
+ * (index x, partner payload) is provided by the caller.
  *
  * @module
  */
+import { CASCADING_SCODE_PAYLOAD } from '#shared/protocol/constants.ts';
+import { findPartnerByPayload, type PartnerConfig } from '#shared/protocol/partner.ts';
 import { findScodeByPayload, poolFeeForPercent, type ScodeConfig } from '#shared/protocol/scode.ts';
 import type { FeeAccept } from './types.ts';
 
@@ -53,4 +56,46 @@ export function isTx0FeePaid(
     if (output.address === feeAddress) return true;
   }
   return false;
+}
+
+/** Outcome of {@link findTx0FeeOutput}. */
+export type Tx0FeeOutcome =
+  /** Paid by output `feeOutputIndex`, or fee-free (`null`: 0 % scode or cascading). */
+  { paid: true; feeOutputIndex: number | null; cascading: boolean } | { paid: false };
+
+/**
+ * The 0.23.36 fee rule with partners (addendum §4.10 step 3): scode payload
+ * 22222 = cascading (0 %); else the scode valid at the Tx0's time, or 100 %;
+ * a fee due must be paid — exact amount or a valid `fee-accept` amount — to
+ * the fee address of (feeIndice, partner found by the decoded partner
+ * payload); an unknown partner payload makes the Tx0 invalid. The first
+ * matching output is the fee output.
+ */
+export function findTx0FeeOutput(
+  facts: Tx0FeeFacts & { partnerPayload: number },
+  pool: PoolFeeRule,
+  scodes: readonly ScodeConfig[],
+  partners: readonly PartnerConfig[],
+  feeAddressAt: (index: number, partnerPayload: number) => string,
+): Tx0FeeOutcome {
+  if (facts.scodePayload === CASCADING_SCODE_PAYLOAD)
+    return { paid: true, feeOutputIndex: null, cascading: true };
+  const scode =
+    facts.scodePayload === null ? null : findScodeByPayload(scodes, facts.scodePayload, facts.tx0TimeMs);
+  const percent = scode ? scode.feeValuePercent : 100;
+  if (percent === 0) return { paid: true, feeOutputIndex: null, cascading: false };
+  const partner = findPartnerByPayload(partners, facts.partnerPayload);
+  if (!partner || facts.feeIndice < 0) return { paid: false };
+  const expected = poolFeeForPercent(pool.feeValue, percent);
+  let feeAddress: string | null = null;
+  for (let i = 0; i < facts.outputs.length; i++) {
+    const output = facts.outputs[i]!;
+    const accepted =
+      output.value === expected ||
+      pool.feeAccept.some((a) => a.feeValue === output.value && a.maxTx0TimeMs >= facts.tx0TimeMs);
+    if (!accepted || output.address === null) continue;
+    feeAddress ??= feeAddressAt(facts.feeIndice, partner.payload);
+    if (output.address === feeAddress) return { paid: true, feeOutputIndex: i, cascading: false };
+  }
+  return { paid: false };
 }

@@ -12,11 +12,10 @@
  *
  * @module
  */
-import { hexToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { Transaction } from '@scure/btc-signer';
 import { type NetworkName, outputScriptToAddress } from '#shared/bitcoin/network.ts';
-import type { FeePayload } from '#shared/protocol/fee_payload.ts';
-import { decodeTx0FeeDataFromTx } from '#shared/protocol/tx0_fee_data.ts';
+import { decodeTx0FeeDataFromTx, type Tx0FeeData, type Tx0FeeKeys } from '#shared/protocol/tx0_fee_data.ts';
 import type { RawTransactionVerbose } from '#shared/rpc/bitcoin_rpc.ts';
 
 /** One output of the transaction. */
@@ -31,22 +30,25 @@ export interface TxOutputFacts {
 export interface TxFacts {
   txid: string;
   outputs: TxOutputFacts[];
-  /** Tx0 fee data (spec §4.6), null = "no fee data"; decoded on first use. */
-  feeData(): FeePayload | null;
+  /** Outpoints spent (the cascading check of addendum §4.9 needs the parent). */
+  inputs?: ReadonlyArray<{ txid: string; index: number }>;
+  /** Tx0 fee data (spec §4.6; V0 or V1 OP_RETURN, addendum §4.4), null = "no fee data"; decoded on first use. */
+  feeData(): Tx0FeeData | null;
 }
 
 /** Bounded (LRU) cache of {@link TxFacts} by txid. */
 export class TxFactsCache {
   readonly #max: number;
   readonly #network: NetworkName;
-  readonly #notificationPrivKey: Uint8Array;
+  readonly #keys: Uint8Array | Tx0FeeKeys;
   readonly #entries = new Map<string, TxFacts>();
   readonly #confirmed = new Map<string, RawTransactionVerbose>();
   readonly #inflight = new Map<string, Promise<RawTransactionVerbose | null>>();
 
-  constructor(network: NetworkName, notificationPrivKey: Uint8Array, max = 2000) {
+  /** `keys`: the notification key(s) of the secret wallet(s), V0 and V1 (one key = both). */
+  constructor(network: NetworkName, keys: Uint8Array | Tx0FeeKeys, max = 2000) {
     this.#network = network;
-    this.#notificationPrivKey = notificationPrivKey;
+    this.#keys = keys;
     this.#max = max;
   }
 
@@ -116,11 +118,18 @@ export class TxFactsCache {
         address: outputScriptToAddress(script, this.#network),
       });
     }
-    let feeData: FeePayload | null | undefined;
-    const key = this.#notificationPrivKey;
+    const inputs: Array<{ txid: string; index: number }> = [];
+    for (let i = 0; i < tx.inputsLength; i++) {
+      const input = tx.getInput(i);
+      if (input.txid !== undefined && input.index !== undefined)
+        inputs.push({ txid: bytesToHex(input.txid), index: input.index });
+    }
+    let feeData: Tx0FeeData | null | undefined;
+    const key = this.#keys;
     return {
       txid,
       outputs,
+      inputs,
       feeData() {
         if (feeData === undefined) feeData = decodeTx0FeeDataFromTx(tx, key);
         return feeData;

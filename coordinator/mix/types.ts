@@ -9,6 +9,7 @@
  * @module
  */
 import type { NetworkName } from '#shared/bitcoin/network.ts';
+import type { PartnerConfig } from '#shared/protocol/partner.ts';
 import type { ScodeConfig } from '#shared/protocol/scode.ts';
 
 /** Fencing token of a pool lease: every write of a pool's mix carries it (null = no cluster). */
@@ -74,7 +75,12 @@ export interface PoolConfig {
   anonymitySet: number;
   /** `server.register-input.min-confirmations-must-mix` / `-liquidity` (defaults 0). */
   minConfirmations: { mustMix: number; liquidity: number };
+  /** `tx0-max-outputs` (default 70): `PoolInfo.tx0MaxOutputs`. */
+  tx0MaxOutputs?: number;
 }
+
+/** Default `tx0-max-outputs` of the reference (addendum §8). */
+export const DEFAULT_TX0_MAX_OUTPUTS = 70;
 
 /** Engine-wide parameters (`server.*` keys of spec §7.1). Durations in milliseconds. */
 export interface MixEngineParams {
@@ -104,6 +110,14 @@ export interface MixEngineParams {
   feeAddressSeed: Uint8Array;
   /** Private key of the coordinator's BIP47 notification key (m/47'/coin'/0'/0), used to unmask Tx0 payloads. Secret. */
   secretWalletNotificationPrivKey: Uint8Array;
+  /** Notification key of the V1 secret wallet (80-byte OP_RETURNs); absent = the V0 key above. Secret. */
+  secretWalletV1NotificationPrivKey?: Uint8Array;
+  /** Tx0 partners (addendum §4.2); absent = SAMOURAI (0) and SPARROW (1). */
+  partners?: readonly PartnerConfig[];
+  /** `block-height-max-spread` (10): REGISTER_INPUT `blockHeight` farther from the cached tip is refused. */
+  blockHeightMaxSpread?: number;
+  /** Refresh period of the cached tip height (120 000 ms). */
+  blockHeightRefreshMs?: number;
 }
 
 /** Default values of {@link MixEngineParams} that have one in the reference (spec §7.1). */

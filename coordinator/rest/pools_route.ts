@@ -9,7 +9,7 @@
  * @module
  */
 import type { PoolSnapshot } from '#coordinator/mix/mix_engine.ts';
-import type { MixStatus, PoolConfig } from '#coordinator/mix/types.ts';
+import { DEFAULT_TX0_MAX_OUTPUTS, type MixStatus, type PoolConfig } from '#coordinator/mix/types.ts';
 import type { PoolInfo, PoolsResponse } from '#shared/protocol/messages.ts';
 
 /** The live part of a PoolInfo. */
@@ -68,7 +68,7 @@ export function combineLiveSources(...sources: LivePoolSource[]): LivePoolSource
   };
 }
 
-/** One PoolInfo from a pool's configuration and its live status (spec §2.5 table). */
+/** One PoolInfo from a pool's configuration and its live status (spec §2.5 table; `tx0MaxOutputs`, addendum §3.2). */
 export function poolInfo(pool: PoolConfig, live: LivePoolStatus): PoolInfo {
   return {
     poolId: pool.id,
@@ -79,6 +79,7 @@ export function poolInfo(pool: PoolConfig, live: LivePoolStatus): PoolInfo {
     mustMixBalanceMax: pool.denomination + pool.minerFeeMax,
     minAnonymitySet: pool.anonymitySet,
     minMustMix: pool.mustMixMin,
+    tx0MaxOutputs: pool.tx0MaxOutputs ?? DEFAULT_TX0_MAX_OUTPUTS,
     nbRegistered: live.nbRegistered,
     mixAnonymitySet: pool.anonymitySet,
     mixStatus: live.mixStatus,

@@ -1,7 +1,10 @@
 /**
  * The coordinator's REST API on Hono (spec §1.3, §2.3, §2.5):
  * `GET /rest/pools`, `GET /rest/tx0?poolId=&scode=`, `POST /rest/registerOutput`,
- * `GET /rest/system/health`. Every `/rest/*` response carries the header
+ * `GET /rest/system/health`; and the later generations' routes (addendum
+ * §3): `POST /rest/tx0`, `/rest/tx0/v1`, `/rest/tx0Notify`, `/rest/tx0/push`
+ * (tx0_routes.ts) and `POST /rest/checkOutput` (check_output_route.ts).
+ * Every `/rest/*` response carries the header
  * `protocolVersion: 0.23`. Errors are HTTP 500 `{"message": ...}` where only a
  * NotifiableError's text reaches the client and anything else reads `Error`
  * (bad JSON included); unknown request fields are ignored. A missing
@@ -28,8 +31,10 @@ import {
   type RegisterOutputRequest,
   RegisterOutputRequestSchema,
 } from '#shared/protocol/messages.ts';
+import { addCheckOutputRoute, type CheckOutputDeps } from './check_output_route.ts';
 import { IDLE_POOL_STATUS, type LivePoolSource, poolInfo, poolsResponse } from './pools_route.ts';
 import { normalizeScode, type Tx0DataDeps, tx0Data } from './tx0_data.ts';
+import { addTx0Routes, type Tx0RoutesDeps } from './tx0_routes.ts';
 
 /** What `POST /rest/registerOutput` may answer besides success: a 307 to the instance holding the mix (cluster). */
 // biome-ignore lint/suspicious/noConfusingVoidType: engine.registerOutput resolves to void
@@ -48,6 +53,10 @@ export interface RestDeps {
   /** Usually `engine.registerOutput`; the cluster stream wraps it to redirect. Throws NotifiableError for clients. */
   registerOutput(req: RegisterOutputRequest): Promise<RegisterOutputOutcome>;
   health(): Promise<HealthResponse>;
+  /** `POST /rest/tx0`, `/rest/tx0/v1`, `/rest/tx0Notify`, `/rest/tx0/push` (absent: not served). */
+  tx0V2?: Omit<Tx0RoutesDeps, 'pools' | 'logger'>;
+  /** `POST /rest/checkOutput` (absent: not served). */
+  checkOutput?: Omit<CheckOutputDeps, 'logger'>;
   logger: Logger;
   metrics?: CoordinatorMetrics;
 }
@@ -146,6 +155,9 @@ export function createRestApp(deps: RestDeps): Hono {
   });
 
   app.get(REST_HEALTH, async (c) => c.json(await deps.health()));
+
+  if (deps.tx0V2) addTx0Routes(app, { ...deps.tx0V2, pools: deps.pools, logger: log });
+  if (deps.checkOutput) addCheckOutputRoute(app, { ...deps.checkOutput, logger: log });
 
   return app;
 }

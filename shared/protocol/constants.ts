@@ -69,6 +69,18 @@ export const PRIVATE_REPLY = '/private/reply';
 export const REST_POOLS = '/rest/pools';
 /** REST: Tx0 parameters (`Tx0DataResponse`), query `poolId`, `scode`. */
 export const REST_TX0 = '/rest/tx0';
+/** REST: `POST /rest/tx0/v1` (G5+: 46-byte payloads for the 80-byte V1 OP_RETURN, addendum §3.4). */
+export const REST_TX0_V1 = '/rest/tx0/v1';
+/** REST: `POST /rest/tx0/push` (G4+: the coordinator broadcasts the Tx0, addendum §3.6). */
+export const REST_TX0_PUSH = '/rest/tx0/push';
+/** REST: `POST /rest/tx0Notify` (G1–G3; answered 200 with an empty body, addendum §3.5). */
+export const REST_TX0_NOTIFY = '/rest/tx0Notify';
+/** REST: `POST /rest/checkOutput` (G1+, addendum §3.7). */
+export const REST_CHECK_OUTPUT = '/rest/checkOutput';
+/** Default `partnerId` of every whirlpool-client (addendum §4.2). */
+export const PARTNER_ID_SAMOURAI = 'SAMOURAI';
+/** Scode payload reserved for cascading Tx0s (addendum §4.9). */
+export const CASCADING_SCODE_PAYLOAD = 22222;
 /** REST: unlinkable output registration (`RegisterOutputRequest`). */
 export const REST_REGISTER_OUTPUT = '/rest/registerOutput';
 /** REST: health check (`HealthResponse`). */

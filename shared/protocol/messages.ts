@@ -76,6 +76,8 @@ export const RegisterInputRequestSchema = z
     utxoIndex: z.int(),
     signature: base64Signature,
     liquidity: z.boolean(),
+    /** G5+: the client's chain tip height (addendum §6.1); absent or 0 = not checked. */
+    blockHeight: z.int().min(0).max(100_000_000).optional(),
   })
   .describe('RegisterInputRequest');
 /** Register one UTXO in a pool. */
@@ -123,6 +125,8 @@ export const RegisterOutputRequestSchema = z
     /** Z85 of the unblinded RSA-PSS signature (≤ 256 bytes). */
     unblindedSignedBordereau64: z85(400).min(1),
     receiveAddress: receiveAddressText,
+    /** G5+: Z85 of the client's random bordereau (30 bytes, addendum §6.3); absent = the address bytes. */
+    bordereau64: z85(400).nullable().optional(),
   })
   .describe('RegisterOutputRequest');
 /** Unlinkable registration of a mix output. */
@@ -146,7 +150,12 @@ export type SubscribePoolResponse = z.infer<typeof SubscribePoolResponseSchema>;
 
 /** Application error; `mixId` is always `null` in the reference. */
 export const ErrorResponseSchema = z
-  .object({ mixId: mixId.nullable(), message: z.string().max(4096) })
+  .object({
+    mixId: mixId.nullable(),
+    /** Since protocol 0.23.9 (addendum §2.2); older servers omit it. */
+    errorCode: z.int().optional(),
+    message: z.string().max(4096),
+  })
   .describe('ErrorResponse');
 /** Application error sent as a normal MESSAGE. */
 export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
@@ -234,6 +243,8 @@ export const PoolInfoSchema = z
     mixStatus: MixStatusSchema,
     elapsedTime: amount,
     nbConfirmed: amount,
+    /** Largest premix count of a Tx0 (addendum §3.2); absent from older servers → 0 (G2+ cannot Tx0). */
+    tx0MaxOutputs: amount.default(0),
   })
   .describe('PoolInfo');
 /** Pool parameters and live counters. */
@@ -263,6 +274,93 @@ export const Tx0DataResponseSchema = z
   .describe('Tx0DataResponse');
 /** Tx0 parameters. */
 export type Tx0DataResponse = z.infer<typeof Tx0DataResponseSchema>;
+
+/** Optional text field as Jackson reads it: absent and null alike. */
+const optionalText = z.string().max(200).nullable().optional();
+
+/** Body of `POST /rest/tx0` and `POST /rest/tx0/v1` (addendum §3.4). */
+export const Tx0DataRequestV2Schema = z
+  .object({
+    scode: optionalText,
+    partnerId: optionalText,
+    /** G6 only; absent = false. */
+    cascading: z.boolean().nullable().optional(),
+  })
+  .describe('Tx0DataRequestV2');
+/** Tx0 data request of G3+. */
+export type Tx0DataRequestV2 = z.infer<typeof Tx0DataRequestV2Schema>;
+
+/** One pool's entry of `Tx0DataResponseV2` (addendum §3.4), fields in the reference's order. */
+export const Tx0DataSchema = z
+  .object({
+    poolId,
+    feePaymentCode: z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{1,200}$/, 'not a base58 payment code'),
+    feeValue: amount,
+    feeChange: amount,
+    feeDiscountPercent: z.int().min(0).max(100),
+    message: z.string().max(4096).nullable(),
+    /** Z85 of the plain fee payload: 64 bytes (`/rest/tx0`) or 46 bytes (`/rest/tx0/v1`). */
+    feePayload64: z85(100).min(1),
+    feeAddress: bech32Address.nullable(),
+    /** Base64 signature of the fee output (addendum §4.8), or null. */
+    feeOutputSignature: z.string().max(200).nullable().optional(),
+  })
+  .describe('Tx0Data');
+/** Tx0 parameters of one pool (G3+). */
+export type Tx0Data = z.infer<typeof Tx0DataSchema>;
+
+/** Body answered by `POST /rest/tx0` and `POST /rest/tx0/v1`. */
+export const Tx0DataResponseV2Schema = z
+  .object({ tx0Datas: z.array(Tx0DataSchema).max(1000) })
+  .describe('Tx0DataResponseV2');
+/** Tx0 data of every pool. */
+export type Tx0DataResponseV2 = z.infer<typeof Tx0DataResponseV2Schema>;
+
+/** Body of `POST /rest/tx0Notify` (ignored by the coordinator, addendum §3.5). */
+export const Tx0NotifyRequestSchema = z
+  .object({ txid: z.string().max(100).nullable().optional(), poolId: optionalText })
+  .describe('Tx0NotifyRequest');
+/** Tx0 broadcast notice of G1–G3. */
+export type Tx0NotifyRequest = z.infer<typeof Tx0NotifyRequestSchema>;
+
+/** Body of `POST /rest/tx0/push` (addendum §3.6): `tx64` is Z85 (not base64) of the signed Tx0. */
+export const Tx0PushRequestSchema = z
+  .object({
+    /** Type-checked only: garbage answers `Not a TX0`, as the reference does. */
+    tx64: z.string().max(1_000_000).nullable().optional(),
+    poolId: z.string().max(200).nullable().optional(),
+  })
+  .describe('Tx0PushRequest');
+/** Tx0 to broadcast. */
+export type Tx0PushRequest = z.infer<typeof Tx0PushRequestSchema>;
+
+/** Success of `POST /rest/tx0/push`. */
+export const PushTxSuccessResponseSchema = z.object({ txid: hexLower(64) }).describe('PushTxSuccessResponse');
+/** Pushed Tx0. */
+export type PushTxSuccessResponse = z.infer<typeof PushTxSuccessResponseSchema>;
+
+/** Failure of `POST /rest/tx0/push` (HTTP 500, addendum §3.6). */
+export const PushTxErrorResponseSchema = z
+  .object({
+    message: z.string().max(4096),
+    pushTxErrorCode: z.string().max(4096).nullable(),
+    /** Output indices paying to an address already used (`address-reuse`), else null. */
+    voutsAddressReuse: z.array(z.int().min(0)).max(10_000).nullable(),
+  })
+  .describe('PushTxErrorResponse');
+/** Push failure. */
+export type PushTxErrorResponse = z.infer<typeof PushTxErrorResponseSchema>;
+
+/** Body of `POST /rest/checkOutput` (addendum §3.7); missing fields answer `Invalid signature`. */
+export const CheckOutputRequestSchema = z
+  .object({
+    receiveAddress: z.string().max(200).nullable().optional(),
+    /** Signed-message signature (base64) of the address string by the address's key. */
+    signature: z.string().max(200).nullable().optional(),
+  })
+  .describe('CheckOutputRequest');
+/** Receive-address check. */
+export type CheckOutputRequest = z.infer<typeof CheckOutputRequestSchema>;
 
 /** Error body of every REST endpoint (HTTP 500). */
 export const RestErrorResponseSchema = z

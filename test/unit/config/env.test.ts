@@ -175,6 +175,43 @@ describe('parseEnv', () => {
     ]);
   });
 
+  it('later-generation knobs: V1 secret wallet, signing wallet, POST delay, block-height spread', () => {
+    const d = parseEnv(BASE);
+    expect(d).toMatchObject({
+      secretWalletV1: null,
+      signingWallet: null,
+      tx0PostDelayMs: 700,
+      blockHeightMaxSpread: 10,
+      blockHeightRefreshMs: 120_000,
+    });
+    const v1Words = 'test test test test test test test test test test test junk';
+    const c = parseEnv({
+      ...BASE,
+      WHIRLPOOL_SECRET_WALLET_V1_WORDS: v1Words.toUpperCase(),
+      WHIRLPOOL_SECRET_WALLET_V1_PASSPHRASE: 'v1-secret-pass',
+      WHIRLPOOL_SIGNING_WALLET_WORDS: WORDS,
+      WHIRLPOOL_TX0_POST_DELAY_MS: '0',
+      WHIRLPOOL_BLOCK_HEIGHT_MAX_SPREAD: '3',
+      WHIRLPOOL_BLOCK_HEIGHT_REFRESH_MS: '5000',
+    });
+    expect(c.secretWalletV1).toEqual({ words: v1Words, passphrase: 'v1-secret-pass' });
+    expect(c.signingWallet).toEqual({ words: WORDS, passphrase: '' });
+    expect(c).toMatchObject({ tx0PostDelayMs: 0, blockHeightMaxSpread: 3, blockHeightRefreshMs: 5000 });
+    const text = JSON.stringify(describeEnv(c));
+    expect(text).not.toContain('v1-secret-pass');
+    expect(text).not.toContain('junk');
+    let err: unknown;
+    try {
+      parseEnv({ ...BASE, WHIRLPOOL_SECRET_WALLET_V1_WORDS: 'not a mnemonic at all' });
+    } catch (e) {
+      err = e;
+    }
+    expect(String((err as { problems: string[] }).problems)).toContain(
+      'WHIRLPOOL_SECRET_WALLET_V1_WORDS: not a valid BIP39 English mnemonic',
+    );
+    expect(String((err as { problems: string[] }).problems)).not.toContain('not a mnemonic at all');
+  });
+
   it('describeEnv carries no secret', () => {
     const text = JSON.stringify(describeEnv(parseEnv(BASE)));
     expectNoSecret(text);

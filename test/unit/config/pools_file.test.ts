@@ -36,7 +36,12 @@ describe('parsePoolsFile', () => {
       liquidityMin: 1,
       anonymitySet: 2,
       minConfirmations: { mustMix: 0, liquidity: 0 },
+      tx0MaxOutputs: 70,
     });
+    expect(f.partners).toEqual([
+      { id: 'SAMOURAI', payload: 0 },
+      { id: 'SPARROW', payload: 1 },
+    ]);
     expect(f.scodes).toEqual([
       { code: 'WELCOME', payload: 12345, feeValuePercent: 0, expiration: null, message: 'welcome' },
       { code: 'HALF', payload: 4321, feeValuePercent: 50, expiration: 1893456000000, message: 'half price' },
@@ -84,6 +89,42 @@ describe('parsePoolsFile', () => {
       engine: { minConfirmationsLiquidity: 2 },
     });
     expect(f.pools[0]!.minConfirmations).toEqual({ mustMix: 1, liquidity: 2 });
+  });
+
+  it('partners, tx0MaxOutputs and the reserved cascading scode payload (addendum §4.2, §4.9, §3.2)', () => {
+    const base = { id: 'p', denomination: 100000, feeValue: 5000, anonymitySet: 5 };
+    const f = parsePoolsFile({
+      pools: [{ ...base, tx0MaxOutputs: 25 }],
+      partners: [
+        { id: 'SAMOURAI', payload: 0 },
+        { id: 'FREESIDE', payload: 7 },
+      ],
+    });
+    expect(f.pools[0]!.tx0MaxOutputs).toBe(25);
+    expect(f.partners).toEqual([
+      { id: 'SAMOURAI', payload: 0 },
+      { id: 'FREESIDE', payload: 7 },
+    ]);
+    expect(problems(() => parsePoolsFile({ pools: [{ ...base, tx0MaxOutputs: 0 }] })).join('\n')).toContain(
+      'pools[0].tx0MaxOutputs',
+    );
+    expect(
+      problems(() =>
+        parsePoolsFile({ pools: [base], scodes: { X: { payload: 22222, feeValuePercent: 0 } } }),
+      ).join('\n'),
+    ).toContain('payload 22222 is reserved for CASCADING');
+    const bad = problems(() =>
+      parsePoolsFile({
+        pools: [base],
+        partners: [
+          { id: 'A', payload: 1 },
+          { id: 'A', payload: 1 },
+        ],
+      }),
+    ).join('\n');
+    expect(bad).toContain("duplicate partner id 'A'");
+    expect(bad).toContain('duplicate partner payload 1');
+    expect(bad).toContain('a partner with payload 0 is required');
   });
 
   it('lists every problem with its path', () => {

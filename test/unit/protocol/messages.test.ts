@@ -114,7 +114,8 @@ describe('spec §2 examples parse', () => {
     [
       'PoolsResponse',
       PoolsResponseSchema,
-      '{"pools":[{"poolId":"0.01btc","denomination":1000000,"feeValue":50000,"mustMixBalanceMin":1000102,"mustMixBalanceCap":1009500,"mustMixBalanceMax":1010000,"minAnonymitySet":5,"minMustMix":1,"nbRegistered":3,"mixAnonymitySet":5,"mixStatus":"CONFIRM_INPUT","elapsedTime":48213,"nbConfirmed":2}]}',
+      // addendum §3.2 example (with tx0MaxOutputs)
+      '{"pools":[{"poolId":"0.01btc","denomination":1000000,"feeValue":50000,"mustMixBalanceMin":1000170,"mustMixBalanceCap":1009500,"mustMixBalanceMax":1019125,"minAnonymitySet":5,"minMustMix":2,"tx0MaxOutputs":70,"nbRegistered":12,"mixAnonymitySet":5,"mixStatus":"CONFIRM_INPUT","elapsedTime":48213,"nbConfirmed":3}]}',
     ],
     [
       'Tx0DataResponse',
@@ -135,6 +136,12 @@ describe('spec §2 examples parse', () => {
       expect(JSON.parse(JSON.stringify(parsed))).toEqual(JSON.parse(json));
     });
   }
+
+  it('a 0.23.11 PoolInfo without tx0MaxOutputs reads as 0 (what G2+ clients do)', () => {
+    const old =
+      '{"pools":[{"poolId":"0.01btc","denomination":1000000,"feeValue":50000,"mustMixBalanceMin":1000102,"mustMixBalanceCap":1009500,"mustMixBalanceMax":1010000,"minAnonymitySet":5,"minMustMix":1,"nbRegistered":3,"mixAnonymitySet":5,"mixStatus":"CONFIRM_INPUT","elapsedTime":48213,"nbConfirmed":2}]}';
+    expect(parseJson(PoolsResponseSchema, old).pools[0]!.tx0MaxOutputs).toBe(0);
+  });
 
   it('keeps null fields when serialising a server payload', () => {
     const e = parseJson(ErrorResponseSchema, '{"mixId":null,"message":"Error"}');
