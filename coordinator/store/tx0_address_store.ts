@@ -8,8 +8,7 @@
  *
  * @module
  */
-import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { Queryable } from '#coordinator/cluster/sql.ts';
+import { execRead, execWrite, type Queryable } from './sql.ts';
 
 /** Per-statement timeout, ms. */
 const QUERY_TIMEOUT_MS = 5_000;
@@ -28,16 +27,17 @@ export class Tx0AddressStore {
    */
   async usedAddresses(addresses: readonly string[], txid: string): Promise<Set<string>> {
     if (addresses.length === 0) return new Set();
-    const [pushed] = await this.#db.query<RowDataPacket[]>(
-      {
-        sql: 'SELECT address FROM tx0_output_address WHERE address IN (?) AND txid <> ?',
-        timeout: QUERY_TIMEOUT_MS,
-      },
+    const pushed = await execRead(
+      this.#db,
+      'SELECT address FROM tx0_output_address WHERE address IN (?) AND txid <> ?',
       [addresses, txid],
+      QUERY_TIMEOUT_MS,
     );
-    const [mixed] = await this.#db.query<RowDataPacket[]>(
-      { sql: 'SELECT address FROM mix_output WHERE address IN (?)', timeout: QUERY_TIMEOUT_MS },
+    const mixed = await execRead(
+      this.#db,
+      'SELECT address FROM mix_output WHERE address IN (?)',
       [addresses],
+      QUERY_TIMEOUT_MS,
     );
     return new Set([...pushed, ...mixed].map((r) => String(r.address)));
   }
@@ -45,12 +45,11 @@ export class Tx0AddressStore {
   /** Records the strict-mode addresses of a broadcast Tx0 (already recorded ones are kept). */
   async record(txid: string, poolId: string, addresses: readonly string[]): Promise<number> {
     if (addresses.length === 0) return 0;
-    const [res] = await this.#db.query<ResultSetHeader>(
-      {
-        sql: 'INSERT IGNORE INTO tx0_output_address (address, txid, pool_id) VALUES ?',
-        timeout: QUERY_TIMEOUT_MS,
-      },
+    const res = await execWrite(
+      this.#db,
+      'INSERT IGNORE INTO tx0_output_address (address, txid, pool_id) VALUES ?',
       [addresses.map((a) => [a, txid, poolId])],
+      QUERY_TIMEOUT_MS,
     );
     return res.affectedRows;
   }
