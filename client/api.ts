@@ -45,6 +45,8 @@ import { DirectoryClient } from './discovery/directory_client.ts';
 import { MixSession, type MixSessionOptions } from './mix/mix_session.ts';
 import type { MixEvents, MixOutcome, MixTransport, MixUtxo, ReceiveAddress } from './mix/mix_types.ts';
 import { CoordinatorRest, CoordinatorRestError } from './rest/coordinator_rest.ts';
+import { linkabilityWarnings } from './rest/network_identity.ts';
+import { Socks5Agent, socks5Fetch, withFreshCredentials } from './rest/socks5.ts';
 import { premixValue as computePremixValue, type Tx0Preview, tx0Preview } from './tx0/premix_value.ts';
 import { buildTx0, type SpendableUtxo, type Tx0 } from './tx0/tx0_builder.ts';
 import type { AccountName, Wallet } from './wallet/wallet.ts';
@@ -59,9 +61,14 @@ export interface BootstrapOptions {
   urls: readonly string[];
   /** Pinned directory public key (32 bytes or 64 hex characters). */
   directoryPublicKey: string | Uint8Array;
-  /** Use the instances' onion URLs (and a redirect's onion URL) (default false). */
+  /** Use the onion URLs of the verified directory records, never their clear URLs (default false). */
   preferOnion?: boolean;
 }
+
+/** Default upper bound of the random delay before registerOutput, ms (REGISTER_OUTPUT lasts 120 s by default). */
+export const DEFAULT_REGISTER_OUTPUT_DELAY_MAX_MS = 3000;
+/** Largest accepted bound of that delay, ms (well inside the default 120 s REGISTER_OUTPUT phase). */
+export const MAX_REGISTER_OUTPUT_DELAY_MS = 60_000;
 
 /** Options of {@link WhirlpoolClient}: exactly one of `serverUrl` / `bootstrap`. */
 export interface WhirlpoolClientOptions {
@@ -83,6 +90,25 @@ export interface WhirlpoolClientOptions {
   fetch?: typeof fetch;
   /** fetch for `/rest/registerOutput` — give it another network identity (Tor circuit / SOCKS5 proxy). */
   registerOutputFetch?: typeof fetch;
+  /**
+   * SOCKS5 proxy (e.g. Tor, `socks5h://127.0.0.1:9050`) for everything:
+   * REST, the mix sessions' WebSockets and registerOutput, with fresh random
+   * credentials per request and per mix attempt (Tor isolates circuits by
+   * credentials), so no two mix attempts and no input and output share a
+   * circuit. `fetch` / `registerOutputFetch` / `session.wsOptions`, when given, win.
+   */
+  socksProxy?: string;
+  /** SOCKS5 proxy for registerOutput only (fresh credentials per request); default `socksProxy`. */
+  registerOutputProxy?: string;
+  /**
+   * Upper bound (ms) of the uniformly random delay before each registerOutput
+   * (default {@link DEFAULT_REGISTER_OUTPUT_DELAY_MAX_MS}, at most
+   * {@link MAX_REGISTER_OUTPUT_DELAY_MS}; 0 = post at once), so the order and
+   * timing of outputs do not mirror the notification.
+   */
+  registerOutputDelayMaxMs?: number;
+  /** Where configuration warnings go (linkable input/output, insecure URLs); default `console.warn`. */
+  onWarning?: (message: string) => void;
   /** STOMP transport: `sockjs` (Java client, default) or `websocket` (raw, Android). */
   transport?: MixTransport;
   /** Raw WebSocket path (default `/ws/connect/websocket`). */
@@ -208,6 +234,10 @@ export class WhirlpoolClient {
   readonly rpc: BitcoinRpc | null;
   readonly utxoSource: UtxoSource | null;
   readonly #o: WhirlpoolClientOptions;
+  /** REST fetch and registerOutput fetch in effect (from the options or the SOCKS proxies). */
+  readonly #fetch: typeof fetch | undefined;
+  readonly #registerOutputFetch: typeof fetch | undefined;
+  readonly #registerOutputDelayMaxMs: number;
   #pools: PoolInfo[] | null = null;
   #restUrl: string | null = null;
 
@@ -218,6 +248,28 @@ export class WhirlpoolClient {
     this.#o = opts;
     this.wallet = opts.wallet;
     this.network = opts.wallet.network;
+    const delay = opts.registerOutputDelayMaxMs ?? DEFAULT_REGISTER_OUTPUT_DELAY_MAX_MS;
+    if (!Number.isSafeInteger(delay) || delay < 0 || delay > MAX_REGISTER_OUTPUT_DELAY_MS) {
+      throw new Error(
+        `registerOutputDelayMaxMs must be an integer from 0 to ${MAX_REGISTER_OUTPUT_DELAY_MS}, got ${delay}`,
+      );
+    }
+    this.#registerOutputDelayMaxMs = delay;
+    const outputProxy = opts.registerOutputProxy ?? opts.socksProxy;
+    this.#fetch =
+      opts.fetch ?? (opts.socksProxy ? socks5Fetch(opts.socksProxy, { isolate: true }) : undefined);
+    this.#registerOutputFetch =
+      opts.registerOutputFetch ?? (outputProxy ? socks5Fetch(outputProxy, { isolate: true }) : opts.fetch);
+    const warn = opts.onWarning ?? ((m: string) => console.warn(`WARNING: ${m}`));
+    for (const w of linkabilityWarnings({
+      network: this.network,
+      socksProxy: opts.socksProxy,
+      registerOutputProxy: opts.registerOutputProxy,
+      fetch: opts.fetch,
+      registerOutputFetch: opts.registerOutputFetch,
+      customWebSocket: opts.session?.wsOptions !== undefined,
+    }))
+      warn(w);
     this.rpc = opts.rpc ?? null;
     this.utxoSource = opts.utxoSource ?? (opts.rpc ? new BtcdUtxoSource(opts.rpc) : null);
     if (opts.bootstrap) {
@@ -227,7 +279,8 @@ export class WhirlpoolClient {
         publicKey: opts.bootstrap.directoryPublicKey,
         network: opts.bootstrap.preferOnion ? 'onion' : 'clear',
         allowInsecureClear: opts.wallet.network === 'regtest',
-        fetch: opts.fetch,
+        fetch: this.#fetch,
+        onWarning: opts.onWarning,
       });
       this.locator = new DirectoryLocator(this.directory);
     } else {
@@ -241,8 +294,8 @@ export class WhirlpoolClient {
     const o = this.#o;
     return new CoordinatorRest({
       serverUrl,
-      fetch: o.fetch,
-      registerOutputFetch: o.registerOutputFetch,
+      fetch: this.#fetch,
+      registerOutputFetch: this.#registerOutputFetch,
       followRedirect: (location, requestUrl) => this.locator.registerOutputRedirect(location, requestUrl),
     });
   }
@@ -499,11 +552,27 @@ export class WhirlpoolClient {
       reconnectDelayMs: o.reconnectDelayMs,
       reconnectUntilMs: o.reconnectUntilMs,
       heartbeatMs: o.heartbeatMs,
-      fetch: o.fetch,
+      fetch: this.#fetch,
+      registerOutputDelayMaxMs: this.#registerOutputDelayMaxMs,
       ...discovery,
       restForUrl: (serverUrl) => this.#restFor(serverUrl),
+      ...this.#attemptWebSocket(),
       ...o.session,
     });
+  }
+
+  /**
+   * WebSocket options of one mix attempt: with `socksProxy`, an agent with
+   * fresh random credentials (its own Tor circuit, shared by no other
+   * attempt and by no registerOutput), TLS on top for `https:` URLs.
+   */
+  #attemptWebSocket(): Pick<MixSessionOptions, 'wsOptions'> {
+    const proxy = this.#o.socksProxy;
+    if (!proxy) return {};
+    const identity = withFreshCredentials(proxy);
+    const plain = new Socks5Agent(identity);
+    const secure = new Socks5Agent(identity, { secure: true });
+    return { wsOptions: (url: string) => ({ agent: /^(https|wss):/.test(url) ? secure : plain }) };
   }
 
   #source(): UtxoSource {

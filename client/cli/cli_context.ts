@@ -12,7 +12,6 @@ import type { NetworkName } from '#shared/bitcoin/network.ts';
 import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import { WhirlpoolClient } from '../api.ts';
 import type { MixTransport } from '../mix/mix_types.ts';
-import { Socks5Agent, socks5Fetch } from '../rest/socks5.ts';
 import { Wallet, type WalletState } from '../wallet/wallet.ts';
 
 /** Global CLI options (commander camel-cases them). */
@@ -32,6 +31,10 @@ export interface GlobalOptions {
   retryDelay: string;
   socksProxy?: string;
   registerOutputProxy?: string;
+  /** Use the directory's onion URLs (with --bootstrap). */
+  preferOnion?: boolean;
+  /** Upper bound of the random delay before registerOutput, ms. */
+  registerOutputDelay?: string;
 }
 
 /** An error the CLI prints without a stack trace (exit code 1). */
@@ -108,7 +111,9 @@ export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 /** `serverUrl` or `bootstrap` of the client, from --server / --bootstrap + --directory-key. */
 export function coordinatorOptions(
   o: GlobalOptions,
-): { serverUrl: string } | { bootstrap: { urls: string[]; directoryPublicKey: string } } {
+):
+  | { serverUrl: string }
+  | { bootstrap: { urls: string[]; directoryPublicKey: string; preferOnion: boolean } } {
   if (o.bootstrap) {
     if (o.server) throw new CliError('--server and --bootstrap are mutually exclusive');
     if (!o.directoryKey)
@@ -117,22 +122,24 @@ export function coordinatorOptions(
       .split(',')
       .map((u) => u.trim())
       .filter((u) => u);
-    return { bootstrap: { urls, directoryPublicKey: o.directoryKey } };
+    return { bootstrap: { urls, directoryPublicKey: o.directoryKey, preferOnion: o.preferOnion === true } };
   }
   if (o.directoryKey) throw new CliError('--directory-key is only used with --bootstrap');
+  if (o.preferOnion)
+    throw new CliError('--prefer-onion needs --bootstrap (with --server, give the onion URL itself)');
   return { serverUrl: o.server ?? DEFAULT_SERVER };
 }
 
 /** Builds the client of the global options. */
 export function openClient(o: GlobalOptions, wallet = openWallet(o)): WhirlpoolClient {
   const coordinator = coordinatorOptions(o);
-  const firstUrl = 'serverUrl' in coordinator ? coordinator.serverUrl : (coordinator.bootstrap.urls[0] ?? '');
-  const secure = firstUrl.startsWith('https:');
-  const proxyFetch = o.socksProxy ? socks5Fetch(o.socksProxy) : undefined;
+  const delay = o.registerOutputDelay === undefined ? undefined : Number(o.registerOutputDelay);
   return new WhirlpoolClient({
-    fetch: proxyFetch,
-    registerOutputFetch: o.registerOutputProxy ? socks5Fetch(o.registerOutputProxy) : proxyFetch,
-    session: o.socksProxy ? { wsOptions: { agent: new Socks5Agent(o.socksProxy, { secure }) } } : undefined,
+    // fresh random SOCKS credentials per request and per mix attempt (own Tor circuits)
+    socksProxy: o.socksProxy,
+    registerOutputProxy: o.registerOutputProxy,
+    registerOutputDelayMaxMs: delay,
+    onWarning: (m) => console.error(`\n*** WARNING: ${m}\n`),
     ...coordinator,
     wallet,
     rpc: o.rpc ? new BitcoinRpc({ url: o.rpc }) : undefined,

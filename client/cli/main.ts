@@ -84,11 +84,19 @@ function program(): Command {
     .option('--scode <code>', 'scode for /rest/tx0')
     .option(
       '--socks-proxy <url>',
-      'SOCKS5 proxy for REST and WebSockets, e.g. socks5h://mix:x@127.0.0.1:9050 (Tor)',
+      'SOCKS5 proxy for REST, WebSockets and registerOutput, e.g. socks5h://127.0.0.1:9050 (Tor); fresh random credentials (own circuit) per request and per mix attempt',
     )
     .option(
       '--register-output-proxy <url>',
-      'SOCKS5 proxy for registerOutput only; use other credentials than --socks-proxy so Tor picks another circuit',
+      'SOCKS5 proxy for registerOutput only (default --socks-proxy), fresh credentials per request',
+    )
+    .option(
+      '--prefer-onion',
+      'with --bootstrap: use the onion URLs of the verified directory, never clear ones',
+    )
+    .option(
+      '--register-output-delay <ms>',
+      'upper bound of the random delay before registerOutput (default 3000, max 60000, 0 = none)',
     )
     .option('--reconnect-delay <ms>', 'delay between failed connection attempts', '5000')
     .option('--retry-delay <ms>', 'delay before retrying after a failed mix', '300000')

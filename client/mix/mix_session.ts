@@ -54,6 +54,7 @@ import type {
   ReceiveAddress,
   ReceiveAddressProvider,
 } from './mix_types.ts';
+import { registerOutputDelayMs } from './output_delay.ts';
 import { checkMixTx } from './tx_checks.ts';
 
 /** Options of {@link MixSession}. */
@@ -83,8 +84,18 @@ export interface MixSessionOptions {
   heartbeatMs?: number;
   /** STOMP CONNECT timeout (default 30 000 ms). */
   connectTimeoutMs?: number;
-  /** Options handed to each `ws` WebSocket (e.g. `{ agent }` for a SOCKS proxy). */
-  wsOptions?: WebSocket.ClientOptions;
+  /**
+   * Options handed to each `ws` WebSocket (e.g. `{ agent }` for a SOCKS
+   * proxy), or a function of the WebSocket URL giving them (an agent for
+   * `ws:` or `wss:` after a redirect).
+   */
+  wsOptions?: WebSocket.ClientOptions | ((url: string) => WebSocket.ClientOptions);
+  /**
+   * Upper bound (ms) of a uniformly random delay before registerOutput is
+   * posted (default 0; WhirlpoolClient sets its own default), so the post
+   * does not follow the notification at once.
+   */
+  registerOutputDelayMaxMs?: number;
   /** fetch used for the SockJS `/info` request. */
   fetch?: typeof fetch;
   /**
@@ -174,7 +185,10 @@ function newDialog(): Dialog {
 /** One mixing attempt of one UTXO. Create, subscribe to events, then `run()`. */
 export class MixSession extends EventEmitter<MixEvents> {
   readonly #o: Required<
-    Omit<MixSessionOptions, 'denomination' | 'wsOptions' | 'debug' | 'fetch' | 'restForUrl' | 'locate'>
+    Omit<
+      MixSessionOptions,
+      'denomination' | 'wsOptions' | 'debug' | 'fetch' | 'restForUrl' | 'locate' | 'registerOutputDelayMaxMs'
+    >
   > &
     MixSessionOptions;
   #serverUrl: string;
@@ -190,6 +204,8 @@ export class MixSession extends EventEmitter<MixEvents> {
   #resolve: ((o: MixOutcome) => void) | null = null;
   #firstFailureAt: number | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /** The random delay before registerOutput. */
+  #outputTimer: ReturnType<typeof setTimeout> | null = null;
   #connectionSeq = 0;
   #promise: Promise<MixOutcome> | null = null;
 
@@ -252,10 +268,10 @@ export class MixSession extends EventEmitter<MixEvents> {
       if (this.#o.transport === 'sockjs') {
         await fetchSockjsInfo(base, WS_CONNECT, this.#o.fetch);
         const url = sockjsTransportUrl(base, WS_CONNECT);
-        factory = () => new SockJsClientSocket(new WebSocket(url, this.#o.wsOptions) as never);
+        factory = () => new SockJsClientSocket(new WebSocket(url, this.#wsOptions(url)) as never);
       } else {
         const url = `${base.replace(/^http/, 'ws')}${this.#o.wsPath}`;
-        factory = () => new WebSocket(url, ['v12.stomp', 'v11.stomp', 'v10.stomp'], this.#o.wsOptions);
+        factory = () => new WebSocket(url, ['v12.stomp', 'v11.stomp', 'v10.stomp'], this.#wsOptions(url));
       }
     } catch (err) {
       this.#connectFailed(seq, `SockJS info request failed: ${(err as Error).message}`);
@@ -295,6 +311,11 @@ export class MixSession extends EventEmitter<MixEvents> {
     });
     this.#client = client;
     client.activate();
+  }
+
+  #wsOptions(url: string): WebSocket.ClientOptions | undefined {
+    const w = this.#o.wsOptions;
+    return typeof w === 'function' ? w(url) : w;
   }
 
   /** Asks `locate` for the URL of this connection; false when the connection must not go on. */
@@ -387,6 +408,7 @@ export class MixSession extends EventEmitter<MixEvents> {
     if (this.#done) return;
     this.#done = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#outputTimer) clearTimeout(this.#outputTimer);
     const d = this.#dialog;
     if (outcome.status === 'FAIL' && d.pending && !d.outputRegistered) d.pending.receive.release();
     this.#phase(outcome.status === 'SUCCESS' ? 'SUCCESS' : 'FAIL');
@@ -659,11 +681,22 @@ export class MixSession extends EventEmitter<MixEvents> {
     pending.receive.confirm();
     this.#phase('REGISTERING_OUTPUT');
     const seq = this.#connectionSeq;
+    const delayMs = registerOutputDelayMs(this.#o.registerOutputDelayMaxMs ?? 0);
+    const post = () => {
+      if (this.#done || seq !== this.#connectionSeq) return;
+      this.#postOutput(seq, mixId, inputsHash, sig, pending.receive.address);
+    };
+    if (delayMs > 0) this.#outputTimer = setTimeout(post, delayMs);
+    else post();
+  }
+
+  /** Posts the unblinded output (after the random delay of {@link #onRegisterOutput}). */
+  #postOutput(seq: number, mixId: string, inputsHash: string, sig: Uint8Array, receiveAddress: string): void {
     this.#rest
       .registerOutput({
         inputsHash,
         unblindedSignedBordereau64: z85Encode(sig),
-        receiveAddress: pending.receive.address,
+        receiveAddress,
       })
       .then(
         () => {

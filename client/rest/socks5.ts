@@ -7,7 +7,9 @@
  *
  * - {@link Socks5Agent}: an `http.Agent` (also usable as `ws`'s `agent`).
  * - {@link socks5Fetch}: a minimal `fetch` over that agent for the REST
- *   client's `registerOutputFetch` (string bodies, text responses).
+ *   client's `registerOutputFetch` (string bodies, text responses); with
+ *   `isolate`, every request gets fresh random credentials, so Tor gives it a
+ *   circuit of its own ({@link withFreshCredentials}).
  *
  * Hand-written: the npm SOCKS packages are not dependencies of this project.
  *
@@ -18,6 +20,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { type Duplex, PassThrough } from 'node:stream';
 import tls from 'node:tls';
+import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 
 /** A SOCKS5 proxy, e.g. `socks5h://user:pass@127.0.0.1:9050` (the target name is resolved by the proxy). */
 export interface Socks5Proxy {
@@ -38,6 +41,23 @@ export function parseSocks5Url(url: string): Socks5Proxy {
     port: Number(u.port || 1080),
     username: u.username ? decodeURIComponent(u.username) : undefined,
     password: u.password ? decodeURIComponent(u.password) : undefined,
+  };
+}
+
+/**
+ * The proxy with a fresh random username and password (16 random bytes
+ * each, hex). Tor's default `IsolateSOCKSAuth` puts streams with different
+ * credentials on different circuits, so each use gets an exit (or onion
+ * circuit) no other request of this client shares. Credentials configured in
+ * the proxy URL are replaced.
+ */
+export function withFreshCredentials(proxy: Socks5Proxy | string): Socks5Proxy {
+  const p = typeof proxy === 'string' ? parseSocks5Url(proxy) : proxy;
+  return {
+    host: p.host,
+    port: p.port,
+    username: bytesToHex(randomBytes(16)),
+    password: bytesToHex(randomBytes(16)),
   };
 }
 
@@ -209,13 +229,20 @@ export class Socks5Agent extends http.Agent {
 /**
  * A minimal `fetch` through a SOCKS5 proxy (one connection per request): for
  * {@link CoordinatorRest}'s `registerOutputFetch`. Supports string bodies and
- * `AbortSignal`; the response body is buffered.
+ * `AbortSignal`; the response body is buffered; redirects are never followed
+ * (the caller decides). With `isolate`, each request uses fresh random
+ * credentials (its own Tor circuit) instead of the proxy's.
  */
-export function socks5Fetch(proxy: Socks5Proxy | string): typeof fetch {
-  const agent = new Socks5Agent(proxy);
-  const secureAgent = new Socks5Agent(proxy, { secure: true });
+export function socks5Fetch(proxy: Socks5Proxy | string, opts: { isolate?: boolean } = {}): typeof fetch {
+  const fixed = typeof proxy === 'string' ? parseSocks5Url(proxy) : proxy;
+  const fixedAgents = opts.isolate
+    ? null
+    : { plain: new Socks5Agent(fixed), secure: new Socks5Agent(fixed, { secure: true }) };
   return (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    let agent: Socks5Agent;
+    if (fixedAgents) agent = url.protocol === 'https:' ? fixedAgents.secure : fixedAgents.plain;
+    else agent = new Socks5Agent(withFreshCredentials(fixed), { secure: url.protocol === 'https:' });
     const mod = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = {};
     new Headers(init?.headers).forEach((v, k) => {
@@ -229,7 +256,7 @@ export function socks5Fetch(proxy: Socks5Proxy | string): typeof fetch {
         {
           method: init?.method ?? 'GET',
           headers,
-          agent: (url.protocol === 'https:' ? secureAgent : agent) as unknown as https.Agent,
+          agent: agent as unknown as https.Agent,
           signal: init?.signal ?? undefined,
         },
         (res) => {

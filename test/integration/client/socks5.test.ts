@@ -5,78 +5,13 @@
  * a wrong password surface as errors.
  */
 import http from 'node:http';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { CoordinatorRest, CoordinatorRestError } from '#client/rest/coordinator_rest.ts';
 import { parseSocks5Url, Socks5Agent, socks5Fetch } from '#client/rest/socks5.ts';
-
-interface SocksLog {
-  user: string | null;
-  target: string;
-}
-
-/** A minimal SOCKS5 server (no-auth or user/pass `tor`/any, CONNECT by domain name). */
-function startSocksServer(log: SocksLog[]): Promise<net.Server> {
-  const server = net.createServer((client) => {
-    let stage = 0;
-    let user: string | null = null;
-    let buf = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (stage === 0 && buf.length >= 2 && buf.length >= 2 + buf[1]!) {
-        const methods = [...buf.subarray(2, 2 + buf[1]!)];
-        buf = buf.subarray(2 + buf[1]!);
-        if (methods.includes(2)) {
-          client.write(Buffer.from([5, 2]));
-          stage = 1;
-        } else {
-          client.write(Buffer.from([5, 0]));
-          stage = 2;
-        }
-      }
-      if (stage === 1 && buf.length >= 2) {
-        const ulen = buf[1]!;
-        if (buf.length < 2 + ulen + 1) return;
-        const plen = buf[2 + ulen]!;
-        if (buf.length < 3 + ulen + plen) return;
-        user = buf.subarray(2, 2 + ulen).toString();
-        const pass = buf.subarray(3 + ulen, 3 + ulen + plen).toString();
-        buf = buf.subarray(3 + ulen + plen);
-        if (pass === 'wrong') {
-          client.end(Buffer.from([1, 1]));
-          return;
-        }
-        client.write(Buffer.from([1, 0]));
-        stage = 2;
-      }
-      if (stage === 2 && buf.length >= 5) {
-        const len = buf[4]!;
-        if (buf.length < 5 + len + 2) return;
-        const host = buf.subarray(5, 5 + len).toString();
-        const port = buf.readUInt16BE(5 + len);
-        const rest = buf.subarray(7 + len);
-        stage = 3;
-        client.off('data', onData);
-        log.push({ user, target: `${host}:${port}` });
-        if (host === 'refused.invalid') {
-          client.end(Buffer.from([5, 5, 0, 1, 0, 0, 0, 0, 0, 0]));
-          return;
-        }
-        const upstream = net.connect({ host, port }, () => {
-          client.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]));
-          if (rest.length) upstream.write(rest);
-          client.pipe(upstream).pipe(client);
-        });
-        upstream.on('error', () => client.destroy());
-      }
-    };
-    client.on('data', onData);
-    client.on('error', () => {});
-  });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
-}
+import { type SocksLog, startSocksServer } from '#test/support/socks5_server.ts';
 
 describe('SOCKS5 client', () => {
   const log: SocksLog[] = [];
@@ -144,7 +79,7 @@ describe('SOCKS5 client', () => {
     };
     await rest.registerOutput(req);
     expect(JSON.parse(posted.at(-1)!)).toEqual(req);
-    expect(log.at(-1)).toEqual({ user: 'isolation-1', target: `localhost:${webPort}` });
+    expect(log.at(-1)).toEqual({ user: 'isolation-1', password: 'x', target: `localhost:${webPort}` });
     const err = await rest
       .registerOutput({ ...req, unblindedSignedBordereau64: 'bad' })
       .catch((e: unknown) => e);
@@ -162,7 +97,7 @@ describe('SOCKS5 client', () => {
     });
     ws.close();
     expect(reply).toBe('echo:hi');
-    expect(log.at(-1)).toEqual({ user: 'ws-circuit', target: `localhost:${webPort}` });
+    expect(log.at(-1)).toEqual({ user: 'ws-circuit', password: 'x', target: `localhost:${webPort}` });
   });
 
   it('reports a refused CONNECT and a wrong password', async () => {
