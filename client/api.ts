@@ -291,7 +291,6 @@ export class WhirlpoolClient {
   }
 
   #restFor(serverUrl: string): CoordinatorRest {
-    const o = this.#o;
     return new CoordinatorRest({
       serverUrl,
       fetch: this.#fetch,
