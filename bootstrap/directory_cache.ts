@@ -15,6 +15,11 @@
  * has ended, so there every request waits for the shared refresh while the
  * request that started it is still running (bounded by the query timeout).
  *
+ * A process that changes the directory itself (a coordinator acquiring or
+ * releasing a pool lease, then publishing its record) calls
+ * {@link DirectoryCache.invalidate}: requests from then on wait for rows read
+ * after that change, so a client asking right after a takeover sees it.
+ *
  * Runtime-neutral: no Node built-ins (runs in Node, Deno and workerd).
  *
  * @module
@@ -103,6 +108,8 @@ export class DirectoryCache {
   #nextExpiry: number | null = null;
   #lastAttempt = Number.NEGATIVE_INFINITY;
   #inflight: Promise<void> | null = null;
+  /** Set by {@link invalidate}: the refresh every request waits for until it settles. */
+  #fresh: Promise<void> | null = null;
   readonly #stats: DirectoryCacheStats = {
     dbQueries: 0,
     dbFailures: 0,
@@ -125,8 +132,35 @@ export class DirectoryCache {
     return { ...this.#stats };
   }
 
+  /**
+   * Marks the cached directory as outdated by a change this process makes:
+   * once `change` settles (e.g. the publication of this instance's record),
+   * rows are read again, and every request from this call on waits for that
+   * read (bounded like any wait, by the query timeout plus 1 s) instead of
+   * getting the cached directory. Not bound by ttlMs: it is driven by the
+   * process's own lease changes, not by requests.
+   */
+  invalidate(change: Promise<unknown> = Promise.resolve()): void {
+    const fresh = change
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(async () => {
+        // a refresh that started before the change may have read the old rows
+        if (this.#inflight) await this.#inflight;
+        this.#inflight = this.#refresh();
+        await this.#inflight;
+      });
+    this.#fresh = fresh;
+    void fresh.finally(() => {
+      if (this.#fresh === fresh) this.#fresh = null;
+    });
+  }
+
   /** The current directory body, querying the reader only when the cached one is older than ttlMs. */
   async get(opts: DirectoryGetOptions = {}): Promise<DirectorySnapshot> {
+    if (this.#fresh) await this.#bounded(this.#fresh);
     const now = this.#now();
     if (!this.#inflight && now - this.#lastAttempt >= this.#ttlMs) this.#inflight = this.#refresh();
     if (this.#inflight) {

@@ -310,7 +310,8 @@ export async function startCoordinator(
       }),
     );
     // GET /instances: every instance is a bootstrap node too (directory stream)
-    app.route('/', createCoordinatorInstancesApp(db).app);
+    const instancesRoute = createCoordinatorInstancesApp(db);
+    app.route('/', instancesRoute.app);
     // dashboard at /dashboard (enabled by WHIRLPOOL_DASHBOARD_PASSWORD_HASH)
     const dashboardConfig = mountDashboard(app, {
       db,
@@ -351,10 +352,14 @@ export async function startCoordinator(
         privateKey: directoryKey,
         logger: log.child({ module: 'directory' }),
       });
-      // the directory follows pool moves at once instead of at the next tick
+      // the directory follows pool moves at once instead of at the next tick, and this
+      // instance's own /instances answers only after the new record is read back: a client
+      // asking right after a lease change (even before the record is written) sees it
       const dirPublisher = publisher;
       cluster.node?.onServeEvent(() => {
-        void dirPublisher.publishNow().catch((err: unknown) => log.warn({ err }, 'directory publish failed'));
+        const published = dirPublisher.publishNow();
+        instancesRoute.cache.invalidate(published);
+        void published.catch((err: unknown) => log.warn({ err }, 'directory publish failed'));
       });
     } else if (directoryKey) {
       log.warn(

@@ -1,6 +1,6 @@
 /**
  * Chromium for the browser tests (driven by playwright-core): `$CHROMIUM_BIN`,
- * else `chromium` on PATH, else `/usr/bin/chromium`; when none exists it is
+ * else `chromium` on PATH (Debian's package installs `/usr/bin/chromium`); when none exists it is
  * installed on first use with Debian's apt (`apt-get install chromium`),
  * which needs root.
  *
@@ -15,9 +15,7 @@ import { findOnPath, isExecutable, MissingPrerequisiteError } from './prerequisi
 /** The Chromium binary if one is there, else null. */
 export function findChromium(env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.CHROMIUM_BIN) return isExecutable(env.CHROMIUM_BIN) ? env.CHROMIUM_BIN : null;
-  return (
-    findOnPath('chromium', env.PATH ?? '') ?? (isExecutable('/usr/bin/chromium') ? '/usr/bin/chromium' : null)
-  );
+  return findOnPath('chromium', env.PATH ?? '');
 }
 
 async function apt(args: string[], env: NodeJS.ProcessEnv, logPath: string): Promise<number | null> {

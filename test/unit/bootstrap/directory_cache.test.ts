@@ -190,6 +190,59 @@ describe('DirectoryCache through the bootstrap app', () => {
   });
 });
 
+describe('DirectoryCache.invalidate (a change made by this process)', () => {
+  it('makes every later request wait for rows read after the change, within ttl and even with a refresh in flight', async () => {
+    const f = fakeReader([row('a', T0 + 60_000)]);
+    const now = T0; // the clock never moves: without invalidate the cache would not query again
+    const cache = new DirectoryCache(f.reader, { now: () => now });
+    expect((await cache.get()).records).toBe(1);
+    let publish!: () => void;
+    const published = new Promise<void>((r) => {
+      publish = r;
+    });
+    cache.invalidate(published);
+    const asked = cache.get(); // right after the lease change, before the record is written
+    let answered = false;
+    void asked.then(() => {
+      answered = true;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(answered).toBe(false); // waits for the publication, not the cached directory
+    f.set([row('a', T0 + 60_000), row('b', T0 + 60_000)]);
+    publish();
+    expect((await asked).records).toBe(2);
+    expect(f.calls()).toBe(2);
+    expect((await cache.get()).records).toBe(2);
+    expect(f.calls()).toBe(2); // back to the ttl rule afterwards
+  });
+
+  it('does not take rows from a query that started before the change', async () => {
+    const f = fakeReader([row('a', T0 + 60_000)]);
+    let now = T0;
+    const cache = new DirectoryCache(f.reader, { now: () => now });
+    await cache.get();
+    const release = f.hold();
+    now += 1500;
+    await cache.get(); // starts a background refresh that hangs, reading the old rows
+    cache.invalidate();
+    f.set([row('a', T0 + 60_000), row('b', T0 + 60_000)]);
+    const asked = cache.get();
+    release();
+    expect((await asked).records).toBe(2);
+    expect(f.calls()).toBe(3);
+  });
+
+  it('still answers with the cached directory when the read after the change fails', async () => {
+    const f = fakeReader([row('a', T0 + 60_000)]);
+    const cache = new DirectoryCache(f.reader, { now: () => T0 });
+    await cache.get();
+    f.failWith(new Error('down'));
+    cache.invalidate(Promise.reject(new Error('publish failed')));
+    expect((await cache.get()).records).toBe(1);
+    expect(cache.stats()).toMatchObject({ dbQueries: 2, dbFailures: 1 });
+  });
+});
+
 describe('etagMatches', () => {
   it('handles lists, weak tags and *', () => {
     expect(etagMatches('"x"', '"x"')).toBe(true);
