@@ -124,6 +124,7 @@ export function instrumentStore<S extends MixStore>(store: S, metrics: Coordinat
     }
   }
   return {
+    inputFacts: (txid, ids) => track('inputFacts', () => store.inputFacts(txid, ids)),
     isBanned: (ids) => track('isBanned', () => store.isBanned(ids)),
     isMixTxid: (txid, d) => track('isMixTxid', () => store.isMixTxid(txid, d)),
     isTx0Whitelisted: (txid) => track('isTx0Whitelisted', () => store.isTx0Whitelisted(txid)),

@@ -19,6 +19,7 @@ import { createClusterFrontend } from '#coordinator/cluster/cluster_frontend.ts'
 import { type ClusterHandle, startClusterNode } from '#coordinator/cluster/start_cluster_node.ts';
 import { type CoordinatorConfig, describeConfig, engineParams } from '#coordinator/config/load_config.ts';
 import { deriveCoordinatorWallets } from '#coordinator/config/secret_wallet.ts';
+import { loadNativeSecp256k1 } from '#coordinator/crypto/native_secp256k1.ts';
 import { startHistoryRecorder } from '#coordinator/dashboard/history_recorder.ts';
 import { mountDashboard } from '#coordinator/dashboard/mount_dashboard.ts';
 import {
@@ -63,6 +64,7 @@ import { Tx0AddressStore } from '#coordinator/store/tx0_address_store.ts';
 import { type HttpServerHandle, startHttpServer } from '#coordinator/transport/http_server.ts';
 import { feeAddressAt } from '#shared/bitcoin/fee_address.ts';
 import type { NetworkName } from '#shared/bitcoin/network.ts';
+import { nobleSecp256k1 } from '#shared/crypto/secp256k1.ts';
 import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -242,6 +244,7 @@ export async function startCoordinator(
       store,
       rpc,
       logger: log.child({ module: 'mix' }),
+      secp256k1: config.secp256k1 === 'noble' ? nobleSecp256k1 : loadNativeSecp256k1(),
     });
     engine = mixEngine;
 

@@ -70,6 +70,8 @@ export interface EnvConfig {
   /** Timeout of one bitcoin RPC call, ms. */
   rpcTimeoutMs: number;
   dbConnectionLimit: number;
+  /** secp256k1 implementation of the hot crypto: libsecp256k1 (native, default) or the portable noble one. */
+  secp256k1: 'libsecp256k1' | 'noble';
   /** Longest a graceful stop (SIGTERM) may take before the process exits anyway, ms; null = cluster drain timeout + 15 s. */
   shutdownTimeoutMs: number | null;
   /** Whether `/metrics` (Prometheus) is served. */
@@ -148,6 +150,7 @@ const ENV_SCHEMA = z.object({
   WHIRLPOOL_TX0_DELAY_MS: intText(0, 60_000).default(1000),
   WHIRLPOOL_RPC_TIMEOUT_MS: intText(100, 600_000).default(20_000),
   WHIRLPOOL_DB_CONNECTION_LIMIT: intText(1, 1000).default(10),
+  WHIRLPOOL_SECP256K1: z.enum(['libsecp256k1', 'noble']).default('libsecp256k1'),
   WHIRLPOOL_SHUTDOWN_TIMEOUT_MS: intText(0, 3_600_000).optional(),
   WHIRLPOOL_METRICS: boolText.default(true),
 });
@@ -247,6 +250,7 @@ export function parseEnv(
     tx0DelayMs: e.WHIRLPOOL_TX0_DELAY_MS,
     rpcTimeoutMs: e.WHIRLPOOL_RPC_TIMEOUT_MS,
     dbConnectionLimit: e.WHIRLPOOL_DB_CONNECTION_LIMIT,
+    secp256k1: e.WHIRLPOOL_SECP256K1,
     shutdownTimeoutMs: e.WHIRLPOOL_SHUTDOWN_TIMEOUT_MS ?? null,
     metricsEnabled: e.WHIRLPOOL_METRICS,
   };
@@ -275,6 +279,7 @@ export function describeEnv(c: EnvConfig): Record<string, unknown> {
     blockHeightRefreshMs: c.blockHeightRefreshMs,
     rpcTimeoutMs: c.rpcTimeoutMs,
     dbConnectionLimit: c.dbConnectionLimit,
+    secp256k1: c.secp256k1,
     shutdownTimeoutMs: c.shutdownTimeoutMs,
     metricsEnabled: c.metricsEnabled,
   };

@@ -1,5 +1,6 @@
 import type { MixStore } from '#coordinator/store/mix_store.ts';
-import { verifyMessageForAddress } from '#shared/bitcoin/signed_message.ts';
+import { isPublicKeyOfScript, recoverMessagePublicKey } from '#shared/bitcoin/signed_message.ts';
+import type { Secp256k1 } from '#shared/crypto/secp256k1.ts';
 import type { RegisterInputRequest } from '#shared/protocol/messages.ts';
 import type { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import { banIdentifiers } from './blame_identifier.ts';
@@ -23,17 +24,36 @@ export interface ValidatedInput {
 /** Dependencies of the validator. */
 export interface InputValidatorContext extends Omit<ProvenanceContext, 'store'> {
   rpc: Pick<BitcoinRpc, 'getRawTransaction' | 'getTxOut'>;
-  store: Pick<MixStore, 'isBanned' | 'isTx0Whitelisted' | 'isMixTxid'>;
+  store: Pick<MixStore, 'inputFacts'>;
   testMode: boolean;
   /** Parsed transactions by txid. */
   txFacts: TxFactsCache;
+  /** Signed-message recovery backend (default: the portable noble one). */
+  secp256k1?: Secp256k1;
   /** The pool if it exists (and is served by this instance), else null. */
   findPool: (poolId: string) => PoolConfig | null;
 }
 
 const UTXO_HASH_RE = /^[0-9a-f]{64}$/;
 
-/** Validates a RegisterInputRequest (spec §5.1 steps 1–13). */
+/**
+ * Validates a RegisterInputRequest (spec §5.1 steps 1–13), cheapest checks
+ * first so that junk costs as little as possible before it reaches the node
+ * or the database:
+ *
+ * 1. syntax of the outpoint, the pool (in memory), a well-formed signature
+ *    that recovers a public key (CPU only) — no I/O at all;
+ * 2. the transaction (Tx facts cache, else one getrawtransaction) and its
+ *    output; the recovered key must own that output — a forged signature for
+ *    a known Tx0 still touches neither the node nor the database;
+ * 3. one database statement (bans, Tx0 whitelist, mix txids) together with
+ *    gettxout; the ban is reported before "already spent".
+ *
+ * Against the reference's order (ban, tx, signature, spent, provenance,
+ * pool) only the error of a request with several faults can differ; a
+ * signature check before the ban lookup also means that only the owner of an
+ * input learns that it is banned.
+ */
 export async function validateRegisterInput(
   req: RegisterInputRequest,
   ctx: InputValidatorContext,
@@ -44,24 +64,18 @@ export async function validateRegisterInput(
   const txid = req.utxoHash;
   const index = req.utxoIndex;
 
-  // The lookups of steps 3, 4 and 8 start together (they only read); their
-  // results are still used, and their errors reported, in the spec's order.
-  let raw = ctx.txFacts.confirmedRaw(txid) ?? null;
-  const rawFromCache = raw !== null;
-  const banLookup = ctx.store.isBanned(banIdentifiers(txid, index));
-  const rawLookup = raw
-    ? Promise.resolve(raw)
-    : ctx.txFacts.fetchRaw(txid, (id) => ctx.rpc.getRawTransaction(id));
-  const whitelistLookup = ctx.store.isTx0Whitelisted(txid);
-  rawLookup.catch(() => undefined);
-  whitelistLookup.catch(() => undefined);
+  // 11 (early, in memory): the pool is served here
+  const pool = ctx.findPool(req.poolId);
+  if (!pool) throw new NotifiableError('Pool not found');
 
-  // 3: bans on the txid and on the outpoint
-  const ban = await banLookup;
-  if (ban) throw new NotifiableError(`Banned from service. ${ban.response ?? 'Contact us.'}`);
+  // 6 (first half, CPU only): the signature is well formed and recovers a key
+  const publicKey = recoverMessagePublicKey(req.poolId, req.signature, ctx.secp256k1);
+  if (publicKey === null) throw new NotifiableError('Invalid signature');
 
   // 4: the node knows the transaction
-  raw = await rawLookup;
+  let raw = ctx.txFacts.confirmedRaw(txid) ?? null;
+  const rawFromCache = raw !== null;
+  if (!raw) raw = await ctx.txFacts.fetchRaw(txid, (id) => ctx.rpc.getRawTransaction(id));
   if (!raw) throw new NotifiableError(`UTXO not found: ${txid}-${index}`);
   if (!rawFromCache) ctx.txFacts.rememberRaw(raw);
   const tx = ctx.txFacts.get(txid, raw.hex);
@@ -73,28 +87,30 @@ export async function validateRegisterInput(
   }
   const { script: scriptPubKey, value, address } = output;
 
-  // 6: ownership signature over the poolId
-  if (address === null || !verifyMessageForAddress(req.poolId, req.signature, address, ctx.network)) {
+  // 6 (second half): the recovered key owns the output
+  if (address === null || !isPublicKeyOfScript(publicKey, scriptPubKey)) {
     throw new NotifiableError('Invalid signature');
   }
 
-  // 7: unspent (mempool included)
-  const txOut = await ctx.rpc.getTxOut(txid, index, true);
-  if (!txOut) throw new NotifiableError('Input already spent');
+  // 3 and 7 together: one database statement and gettxout
+  const factsLookup = ctx.store.inputFacts(txid, banIdentifiers(txid, index));
+  const txOutLookup = ctx.rpc.getTxOut(txid, index, true);
+  txOutLookup.catch(() => undefined);
+  const facts = await factsLookup.catch(async (err: unknown) => {
+    await txOutLookup.catch(() => undefined);
+    throw err;
+  });
+  if (facts.ban) throw new NotifiableError(`Banned from service. ${facts.ban.response ?? 'Contact us.'}`);
+  if (!(await txOutLookup)) throw new NotifiableError('Input already spent');
 
   // 8–10: provenance unless whitelisted or test mode
-  if (!(await whitelistLookup)) {
-    const pool = ctx.findPool(req.poolId);
-    if (!pool) throw new NotifiableError('Pool not found');
-    if (!ctx.testMode) {
-      const tx0TimeMs = (raw.time ?? 0) * 1000;
-      await checkProvenance(tx, txid, value, tx0TimeMs, req.liquidity, pool, ctx);
-    }
+  if (!facts.tx0Whitelisted && !ctx.testMode) {
+    const tx0TimeMs = (raw.time ?? 0) * 1000;
+    await checkProvenance(tx, txid, value, tx0TimeMs, req.liquidity, pool, {
+      ...ctx,
+      store: { isMixTxid: async (_txid, denomination) => facts.mixDenominations.includes(denomination) },
+    });
   }
-
-  // 11: pool exists
-  const pool = ctx.findPool(req.poolId);
-  if (!pool) throw new NotifiableError('Pool not found');
 
   // 12: value within bounds for the flag
   const min = req.liquidity ? pool.denomination : pool.denomination + pool.minerFeeMin;

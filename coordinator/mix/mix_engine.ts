@@ -30,6 +30,7 @@ import {
   RevealOutputRequestSchema,
   SigningRequestSchema,
 } from '#shared/protocol/messages.ts';
+import { nobleSecp256k1, type Secp256k1 } from '#shared/crypto/secp256k1.ts';
 import type { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import { clientMessage, MixInternalError, NotifiableError } from './errors.ts';
 import { validateRegisterInput } from './input_validator.ts';
@@ -69,6 +70,8 @@ export interface MixEngineOptions {
   generateKey?: () => Promise<MixRsaKey>;
   /** Uniform [0, 1) source for choosing liquidities (default Math.random). */
   random?: () => number;
+  /** Hot crypto (signed messages, witnesses, Tx0 ECDH); default the portable noble one. */
+  secp256k1?: Secp256k1;
 }
 
 /** The mix engine; implements the transport's `StompApplication`. */
@@ -87,6 +90,7 @@ export class MixEngine {
   readonly #chains = new Map<string, Promise<void>>();
   readonly #feeAddresses = new Map<string, string>();
   readonly #txFacts: TxFactsCache;
+  readonly #secp: Secp256k1;
 
   constructor(opts: MixEngineOptions) {
     this.#configs = new Map(opts.pools.map((p) => [p.id, p]));
@@ -96,10 +100,16 @@ export class MixEngine {
     this.#logger = opts.logger;
     this.#generateKey = opts.generateKey ?? generateMixRsaKey;
     this.#random = opts.random ?? Math.random;
-    this.#txFacts = new TxFactsCache(opts.params.network, {
-      v0: opts.params.secretWalletNotificationPrivKey,
-      v1: opts.params.secretWalletV1NotificationPrivKey ?? opts.params.secretWalletNotificationPrivKey,
-    });
+    this.#secp = opts.secp256k1 ?? nobleSecp256k1;
+    this.#txFacts = new TxFactsCache(
+      opts.params.network,
+      {
+        v0: opts.params.secretWalletNotificationPrivKey,
+        v1: opts.params.secretWalletV1NotificationPrivKey ?? opts.params.secretWalletNotificationPrivKey,
+      },
+      undefined,
+      this.#secp,
+    );
   }
 
   // ---------------------------------------------------------------------------
@@ -123,6 +133,7 @@ export class MixEngine {
         logger: this.#logger,
         generateKey: this.#generateKey,
         random: this.#random,
+        secp256k1: this.#secp,
       }),
     );
     this.#logger.info({ poolId, fence }, 'pool activated');
@@ -319,6 +330,7 @@ export class MixEngine {
       allPools: [...this.#configs.values()],
       fetchTx: (txid) => this.#fetchTxFacts(txid),
       testMode: this.#params.testMode,
+      secp256k1: this.#secp,
       findPool: (poolId) => this.#pools.get(poolId)?.config ?? null,
     });
     const pool = this.#pools.get(input.poolId);

@@ -28,6 +28,7 @@ import type { Logger } from '#coordinator/log.ts';
 import type { MixStore } from '#coordinator/store/mix_store.ts';
 import { verifyP2wpkhWitness } from '#shared/bitcoin/witness_verify.ts';
 import { z85Decode, z85Encode } from '#shared/codec/z85.ts';
+import type { Secp256k1 } from '#shared/crypto/secp256k1.ts';
 import { computeInputsHash } from '#shared/protocol/inputs_hash.ts';
 import type {
   ConfirmInputRequest,
@@ -88,6 +89,8 @@ export interface RoundContext {
   nextMix: (ended: MixRound) => Promise<void>;
   /** Uniform [0, 1) source for choosing liquidities. */
   random: () => number;
+  /** Witness verification backend (default: the portable noble one). */
+  secp256k1?: Secp256k1 | undefined;
 }
 
 /** A confirmed input: the registered input and the userHash it confirmed with. */
@@ -414,7 +417,14 @@ export class MixRound {
     const inputIndex = mixTx.inputs.findIndex((i) => i.txid === input.txid && i.index === input.index);
     if (
       inputIndex < 0 ||
-      !verifyP2wpkhWitness(mixTx.tx, inputIndex, input.scriptPubKey, BigInt(input.value), witness)
+      !verifyP2wpkhWitness(
+        mixTx.tx,
+        inputIndex,
+        input.scriptPubKey,
+        BigInt(input.value),
+        witness,
+        this.#ctx.secp256k1,
+      )
     ) {
       throw new NotifiableError('Invalid signature');
     }

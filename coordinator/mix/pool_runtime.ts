@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { MixRsaKey } from '#coordinator/crypto/mix_rsa_key.ts';
 import type { Logger } from '#coordinator/log.ts';
 import type { MixStore } from '#coordinator/store/mix_store.ts';
+import type { Secp256k1 } from '#shared/crypto/secp256k1.ts';
 import type { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import { NotifiableError } from './errors.ts';
 import { compositionCounts } from './mix_composition.ts';
@@ -31,6 +32,8 @@ export interface PoolDeps {
   logger: Logger;
   generateKey: () => Promise<MixRsaKey>;
   random: () => number;
+  /** Witness verification backend (default: the portable noble one). */
+  secp256k1?: Secp256k1;
 }
 
 /** Live counters of a pool (for /rest/pools and the dashboard). */
@@ -129,6 +132,7 @@ export class PoolRuntime {
       },
       nextMix: (ended) => this.#onMixEnded(ended),
       random: this.#deps.random,
+      secp256k1: this.#deps.secp256k1,
     });
     this.#round = round;
     this.#deps.logger.info({ poolId: this.config.id, mixId: round.mixId }, 'new mix');

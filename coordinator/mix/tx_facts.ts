@@ -15,6 +15,7 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { Transaction } from '@scure/btc-signer';
 import { type NetworkName, outputScriptToAddress } from '#shared/bitcoin/network.ts';
+import type { Secp256k1 } from '#shared/crypto/secp256k1.ts';
 import { decodeTx0FeeDataFromTx, type Tx0FeeData, type Tx0FeeKeys } from '#shared/protocol/tx0_fee_data.ts';
 import type { RawTransactionVerbose } from '#shared/rpc/bitcoin_rpc.ts';
 
@@ -41,14 +42,19 @@ export class TxFactsCache {
   readonly #max: number;
   readonly #network: NetworkName;
   readonly #keys: Uint8Array | Tx0FeeKeys;
+  readonly #secp: Secp256k1 | undefined;
   readonly #entries = new Map<string, TxFacts>();
   readonly #confirmed = new Map<string, RawTransactionVerbose>();
   readonly #inflight = new Map<string, Promise<RawTransactionVerbose | null>>();
 
-  /** `keys`: the notification key(s) of the secret wallet(s), V0 and V1 (one key = both). */
-  constructor(network: NetworkName, keys: Uint8Array | Tx0FeeKeys, max = 2000) {
+  /**
+   * `keys`: the notification key(s) of the secret wallet(s), V0 and V1 (one
+   * key = both); `secp` runs the fee-data ECDH (default: the portable noble one).
+   */
+  constructor(network: NetworkName, keys: Uint8Array | Tx0FeeKeys, max = 2000, secp?: Secp256k1) {
     this.#network = network;
     this.#keys = keys;
+    this.#secp = secp;
     this.#max = max;
   }
 
@@ -126,12 +132,13 @@ export class TxFactsCache {
     }
     let feeData: Tx0FeeData | null | undefined;
     const key = this.#keys;
+    const secp = this.#secp;
     return {
       txid,
       outputs,
       inputs,
       feeData() {
-        if (feeData === undefined) feeData = decodeTx0FeeDataFromTx(tx, key);
+        if (feeData === undefined) feeData = decodeTx0FeeDataFromTx(tx, key, secp);
         return feeData;
       },
     };

@@ -18,8 +18,25 @@ import { OutputAlreadyUsedError } from './errors.ts';
 import { fencedWrite } from './pool_lease.ts';
 import { execRead, execWrite, type Queryable, type TxQueryable } from './sql.ts';
 
+/** What REGISTER_INPUT needs from the database about one input (one statement, see {@link MixStore.inputFacts}). */
+export interface InputDbFacts {
+  /** Newest active ban on any of the identifiers, null if none. */
+  ban: { response: string | null } | null;
+  /** Whether the txid is in `tx0_whitelist`. */
+  tx0Whitelisted: boolean;
+  /** Denominations the txid is a successful mix of (`mix_txid`; at most one, the txid is unique). */
+  mixDenominations: number[];
+}
+
 /** What the mix engine needs from the database (module-map contract). */
 export interface MixStore {
+  /**
+   * {@link isBanned}(`banIdentifiers`), {@link isTx0Whitelisted}(`txid`) and
+   * the `mix_txid` denominations of `txid`, in one statement (one round trip
+   * per registration, read at that moment: no cache, so a ban written by
+   * any instance applies to the next registration everywhere).
+   */
+  inputFacts(txid: string, banIdentifiers: string[]): Promise<InputDbFacts>;
   /** First active ban (expiration NULL or ≥ NOW(3)) on any of `identifiers`, newest first; null if none. */
   isBanned(identifiers: string[]): Promise<{ response: string | null } | null>;
   /** True if `txid` is a successful mix of exactly this denomination (`mix_txid`). */
@@ -153,6 +170,27 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
     fn: (conn: Queryable) => Promise<T>,
   ): Promise<T> {
     return fencedWrite(this.#pool, fence, { name: operation, run: fn }, { timeoutMs: this.#timeoutMs });
+  }
+
+  async inputFacts(txid: string, banIdentifiers: string[]): Promise<InputDbFacts> {
+    const ids = banIdentifiers.length > 0 ? banIdentifiers : [''];
+    const rows = await this.#read(
+      this.#pool,
+      `(SELECT 'ban' AS kind, response, NULL AS denomination FROM ban
+          WHERE identifier IN (?) AND (expiration IS NULL OR expiration >= NOW(3))
+          ORDER BY created DESC, id DESC LIMIT 1)
+        UNION ALL (SELECT 'whitelist', NULL, NULL FROM tx0_whitelist WHERE txid = ? LIMIT 1)
+        UNION ALL (SELECT 'mix', NULL, denomination FROM mix_txid WHERE txid = ?)`,
+      [ids, txid, txid],
+    );
+    const facts: InputDbFacts = { ban: null, tx0Whitelisted: false, mixDenominations: [] };
+    for (const row of rows) {
+      if (row.kind === 'ban' && banIdentifiers.length > 0)
+        facts.ban = { response: (row.response as string | null) ?? null };
+      else if (row.kind === 'whitelist') facts.tx0Whitelisted = true;
+      else if (row.kind === 'mix') facts.mixDenominations.push(num(row.denomination));
+    }
+    return facts;
   }
 
   async isBanned(identifiers: string[]): Promise<{ response: string | null } | null> {

@@ -140,6 +140,7 @@ export function retryMixResults(store: MixStore, opts: ResultRetryOptions): Retr
   }
 
   return {
+    inputFacts: (txid, identifiers) => store.inputFacts(txid, identifiers),
     isBanned: (identifiers) => store.isBanned(identifiers),
     isMixTxid: (txid, denomination) => store.isMixTxid(txid, denomination),
     isTx0Whitelisted: (txid) => store.isTx0Whitelisted(txid),

@@ -2,16 +2,17 @@
  * Verification of one P2WPKH input signature of a transaction, used by the
  * coordinator when a client returns its witness in SIGNING (spec §3.8).
  * @scure/btc-signer has no script interpreter, so this checks the BIP143
- * SIGHASH_ALL preimage against the DER signature with @noble/curves.
+ * SIGHASH_ALL preimage against the DER signature with a {@link Secp256k1}
+ * (default: the portable noble one; the coordinator passes libsecp256k1).
  *
  * @module
  */
 
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes } from '@noble/hashes/utils.js';
 import type { Transaction } from '@scure/btc-signer';
+import { nobleSecp256k1, type Secp256k1 } from '../crypto/secp256k1.ts';
 
 const SIGHASH_ALL = 0x01;
 
@@ -27,6 +28,7 @@ export function verifyP2wpkhWitness(
   prevScript: Uint8Array,
   amount: bigint,
   witness: readonly Uint8Array[],
+  secp: Secp256k1 = nobleSecp256k1,
 ): boolean {
   try {
     if (witness.length !== 2) return false;
@@ -40,7 +42,7 @@ export function verifyP2wpkhWitness(
     const scriptCode = concatBytes(Uint8Array.of(0x76, 0xa9, 0x14), hash, Uint8Array.of(0x88, 0xac));
     const sighash = tx.preimageWitnessV0(inputIndex, scriptCode, SIGHASH_ALL, amount);
     const der = sigWithType.subarray(0, sigWithType.length - 1);
-    return secp256k1.verify(der, sighash, pubKey, { prehash: false, format: 'der', lowS: true });
+    return secp.verifyDerLowS(der, sighash, pubKey);
   } catch {
     return false;
   }

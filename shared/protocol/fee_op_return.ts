@@ -16,6 +16,7 @@
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { Secp256k1 } from '../crypto/secp256k1.ts';
 import { DecodeError } from '../errors.ts';
 import { FEE_PAYLOAD_LENGTH, FEE_PAYLOAD_V1_LENGTH } from './fee_payload.ts';
 import { ecdhSharedX, xorMask } from './xor_mask.ts';
@@ -70,13 +71,14 @@ export function unmaskFeeOpReturnV0(
   outpoint: Uint8Array,
   input0PubKey: Uint8Array,
   notificationPrivKey: Uint8Array,
+  secp?: Secp256k1,
 ): Uint8Array {
   if (data.length !== FEE_OP_RETURN_V0_LENGTH) {
     throw new DecodeError('fee-op-return', `Invalid V0 OP_RETURN length: ${data.length}`);
   }
   let shared: Uint8Array;
   try {
-    shared = ecdhSharedX(notificationPrivKey, input0PubKey);
+    shared = ecdhSharedX(notificationPrivKey, input0PubKey, secp);
   } catch (err) {
     throw new DecodeError('fee-op-return', 'Invalid input-0 public key', { cause: err });
   }
@@ -114,6 +116,7 @@ export function unmaskFeeOpReturnV1(
   data: Uint8Array,
   outpoint: Uint8Array,
   notificationPrivKey: Uint8Array,
+  secp?: Secp256k1,
 ): Uint8Array {
   if (feeOpReturnVersion(data) !== 1) {
     throw new DecodeError('fee-op-return', `Invalid V1 OP_RETURN (${data.length} bytes)`);
@@ -121,7 +124,7 @@ export function unmaskFeeOpReturnV1(
   const maskingPubKey = data.slice(FEE_PAYLOAD_V1_LENGTH, 79);
   let shared: Uint8Array;
   try {
-    shared = ecdhSharedX(notificationPrivKey, maskingPubKey);
+    shared = ecdhSharedX(notificationPrivKey, maskingPubKey, secp);
   } catch (err) {
     throw new DecodeError('fee-op-return', 'Invalid V1 masking public key', { cause: err });
   }

@@ -10,6 +10,7 @@
 
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { Script, Transaction } from '@scure/btc-signer';
+import type { Secp256k1 } from '../crypto/secp256k1.ts';
 import { feeOpReturnVersion, unmaskFeeOpReturnV0, unmaskFeeOpReturnV1 } from './fee_op_return.ts';
 import { type FeePayload, parseFeePayload } from './fee_payload.ts';
 import { serializeOutpoint } from './xor_mask.ts';
@@ -124,8 +125,15 @@ export function decodeTx0FeeData(
   return decodeTx0FeeDataFromTx(tx, keys);
 }
 
-/** Same as {@link decodeTx0FeeData} on an already parsed transaction. Never throws. */
-export function decodeTx0FeeDataFromTx(tx: Transaction, keys: Uint8Array | Tx0FeeKeys): Tx0FeeData | null {
+/**
+ * Same as {@link decodeTx0FeeData} on an already parsed transaction, with the
+ * ECDH on `secp` (default: the portable implementation). Never throws.
+ */
+export function decodeTx0FeeDataFromTx(
+  tx: Transaction,
+  keys: Uint8Array | Tx0FeeKeys,
+  secp?: Secp256k1,
+): Tx0FeeData | null {
   try {
     const { v0, v1 } = keys instanceof Uint8Array ? { v0: keys, v1: keys } : keys;
     const found = findFeeOpReturn(tx);
@@ -135,11 +143,11 @@ export function decodeTx0FeeDataFromTx(tx: Transaction, keys: Uint8Array | Tx0Fe
     const outpoint = serializeOutpoint(bytesToHexLower(input.txid), input.index);
     let plain: Uint8Array;
     if (found.version === 1) {
-      plain = unmaskFeeOpReturnV1(found.data, outpoint, v1);
+      plain = unmaskFeeOpReturnV1(found.data, outpoint, v1, secp);
     } else {
       const pubKey = input0PublicKey(tx);
       if (pubKey === null) return null;
-      plain = unmaskFeeOpReturnV0(found.data, outpoint, pubKey, v0);
+      plain = unmaskFeeOpReturnV0(found.data, outpoint, pubKey, v0, secp);
     }
     return { ...parseFeePayload(plain), opReturnVersion: found.version, opReturnIndex: found.index };
   } catch {

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
+import { nobleSecp256k1, type Secp256k1 } from '../crypto/secp256k1.ts';
 import { DecodeError } from '../errors.ts';
 
 /** Serializes an outpoint: 32-byte txid in wire (little-endian) order ‖ uint32 LE index (36 bytes). */
@@ -26,10 +26,15 @@ export function serializeOutpoint(txid: string, index: number): Uint8Array {
 
 /**
  * Returns the 32-byte big-endian x-coordinate of privKey × pubKey (ECDH).
- * Throws on an invalid key (callers treat it as "no fee data").
+ * Throws on an invalid key (callers treat it as "no fee data"). `secp`
+ * defaults to the portable implementation (the coordinator passes libsecp256k1).
  */
-export function ecdhSharedX(privKey: Uint8Array, pubKey: Uint8Array): Uint8Array {
-  return secp256k1.getSharedSecret(privKey, pubKey, true).slice(1);
+export function ecdhSharedX(
+  privKey: Uint8Array,
+  pubKey: Uint8Array,
+  secp: Secp256k1 = nobleSecp256k1,
+): Uint8Array {
+  return secp.ecdhX(privKey, pubKey);
 }
 
 /**

@@ -49,10 +49,17 @@ describe('MySqlMixStore', () => {
   let db: TestDatabase;
   let pool: Pool;
   let store: MySqlMixStore;
+  let singlePool: Pool;
 
   async function rows(sql: string, params: unknown[] = []): Promise<RowDataPacket[]> {
     const [r] = await pool.query<RowDataPacket[]>(sql, params);
     return r;
+  }
+
+  /** Com_select of a single connection of the pool, read on that connection (statements it ran). */
+  async function sessionSelects(): Promise<number> {
+    const [r] = await singlePool.query<RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Com_select'");
+    return Number(r[0]!.Value);
   }
 
   async function setLease(poolId: string, owner: string | null, epoch: number, ttlMs: number): Promise<void> {
@@ -68,12 +75,14 @@ describe('MySqlMixStore', () => {
     await runMigrations(db.url);
     pool = createDbPool(db.url, { connectionLimit: 5 });
     store = new MySqlMixStore(pool);
+    singlePool = createDbPool(db.url, { connectionLimit: 1 });
     // Fencing needs the cluster stream's pool_lease table (migration 010); create it if that file is absent.
     await pool.query(`CREATE TABLE IF NOT EXISTS pool_lease (
       pool_id VARCHAR(64) NOT NULL PRIMARY KEY, owner VARCHAR(64) NULL, epoch BIGINT NOT NULL DEFAULT 0,
       lease_until DATETIME(3) NULL)`);
   });
   afterAll(async () => {
+    await singlePool?.end();
     await pool?.end();
     await db?.drop();
   });
@@ -118,6 +127,42 @@ describe('MySqlMixStore', () => {
       expect(await store.isMixTxid(r.txid!, 1_000_000)).toBe(true);
       expect(await store.isMixTxid(r.txid!, 1_000_001)).toBe(false);
       expect(await store.isMixTxid('00'.repeat(32), 1_000_000)).toBe(false);
+    });
+
+    it('inputFacts answers ban, whitelist and mix txid in one statement, like the three lookups', async () => {
+      const txid = randomHex(64);
+      const ids = [txid, `${txid}:1`];
+      expect(await store.inputFacts(txid, ids)).toEqual({
+        ban: null,
+        tx0Whitelisted: false,
+        mixDenominations: [],
+      });
+      // one statement: counted on a one-connection pool's own session
+      const singleStore = new MySqlMixStore(singlePool);
+      const before = await sessionSelects();
+      await singleStore.inputFacts(txid, ids);
+      expect((await sessionSelects()) - before).toBe(1);
+
+      const r = mixResult({ txid, denomination: 5_000_000 });
+      await store.saveMixResult(r, null);
+      await store.addTx0Whitelist(txid);
+      expect(await store.inputFacts(txid, ids)).toEqual({
+        ban: null,
+        tx0Whitelisted: true,
+        mixDenominations: [5_000_000],
+      });
+      // an expired ban does not count; an active one on the outpoint does, with its response
+      await store.addBan(`${txid}:1`, { expirationSeconds: -10, response: 'old' });
+      expect((await store.inputFacts(txid, ids)).ban).toBeNull();
+      await store.addBan(`${txid}:1`, { expirationSeconds: 60, response: 'Go away.' });
+      expect((await store.inputFacts(txid, ids)).ban).toEqual({ response: 'Go away.' });
+      expect(await store.isBanned(ids)).toEqual({ response: 'Go away.' });
+      // another outpoint of the same txid is not banned; no identifiers = no ban
+      expect((await store.inputFacts(txid, [txid, `${txid}:2`])).ban).toBeNull();
+      expect((await store.inputFacts(txid, [])).ban).toBeNull();
+      // a permanent ban on the txid covers every outpoint
+      await store.addBan(txid, { expirationSeconds: null });
+      expect((await store.inputFacts(txid, [txid, `${txid}:2`])).ban).toEqual({ response: null });
     });
 
     it('finds whitelisted Tx0s', async () => {

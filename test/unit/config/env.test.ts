@@ -36,6 +36,14 @@ function expectNoSecret(text: string): void {
 }
 
 describe('parseEnv', () => {
+  it('chooses libsecp256k1 by default, noble on request, and refuses anything else', () => {
+    expect(parseEnv(BASE).secp256k1).toBe('libsecp256k1');
+    expect(parseEnv({ ...BASE, WHIRLPOOL_SECP256K1: 'noble' }).secp256k1).toBe('noble');
+    expect(configError(() => parseEnv({ ...BASE, WHIRLPOOL_SECP256K1: 'elliptic' })).message).toContain(
+      'WHIRLPOOL_SECP256K1',
+    );
+  });
+
   it('applies defaults', () => {
     const c = parseEnv(BASE);
     expect(c).toMatchObject({

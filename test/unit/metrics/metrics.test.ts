@@ -14,6 +14,7 @@ const FENCE = { poolId: 'p', instanceId: 'i', epoch: 1 };
 
 function fakeStore(over: Partial<MixStore> = {}): MixStore {
   return {
+    inputFacts: async () => ({ ban: null, tx0Whitelisted: false, mixDenominations: [] }),
     isBanned: async () => null,
     isMixTxid: async () => false,
     isTx0Whitelisted: async () => false,
