@@ -173,13 +173,17 @@ export function buildP2wpkhSpend(
     }
     return finish(signOnce(opts.inputs, outs, txOpts), null);
   }
-  // Sign once with a placeholder change to learn the exact size (low-R signatures: size is stable).
+  // Sign with a placeholder change to learn the size, then with the real change. Low-R signatures
+  // are 71 or (1 in 256, when s is short) 70 bytes, so the final transaction can be a vbyte larger
+  // than the placeholder: re-sign with the larger fee until the fee covers the signed size.
   const withChange = [...outs, { script: opts.changeScript, sats: 0n }];
-  const fee = feeFor(signOnce(opts.inputs, withChange, txOpts).vsize, opts);
-  const change = totalIn - totalOut - fee;
-  if (change >= DUST_LIMIT_SATS) {
-    withChange[withChange.length - 1]!.sats = change;
-    return finish(signOnce(opts.inputs, withChange, txOpts), outs.length);
+  let fee = feeFor(signOnce(opts.inputs, withChange, txOpts).vsize, opts);
+  for (let round = 0; totalIn - totalOut - fee >= DUST_LIMIT_SATS; round++) {
+    withChange[withChange.length - 1]!.sats = totalIn - totalOut - fee;
+    const tx = signOnce(opts.inputs, withChange, txOpts);
+    const needed = feeFor(tx.vsize, opts);
+    if (needed <= fee || round >= 4) return finish(tx, outs.length);
+    fee = needed;
   }
   const feeWithout = feeFor(signOnce(opts.inputs, outs, txOpts).vsize, opts);
   if (totalIn - totalOut < feeWithout) {

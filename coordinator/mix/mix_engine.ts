@@ -13,6 +13,7 @@ import type { Logger } from '#coordinator/log.ts';
 import type { MixStore } from '#coordinator/store/mix_store.ts';
 import { feeAddressAt } from '#shared/bitcoin/fee_address.ts';
 import { networkId } from '#shared/bitcoin/network.ts';
+import { nobleSecp256k1, type Secp256k1 } from '#shared/crypto/secp256k1.ts';
 import {
   HEADER_POOL_ID,
   HEADER_PROTOCOL_VERSION,
@@ -30,7 +31,6 @@ import {
   RevealOutputRequestSchema,
   SigningRequestSchema,
 } from '#shared/protocol/messages.ts';
-import { nobleSecp256k1, type Secp256k1 } from '#shared/crypto/secp256k1.ts';
 import type { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import { clientMessage, MixInternalError, NotifiableError } from './errors.ts';
 import { validateRegisterInput } from './input_validator.ts';
