@@ -11,7 +11,7 @@
  * - `noble`: the same with the portable @noble/curves implementation;
  * - `before`: noble with the lookups the engine made before issue 14 (two
  *   statements, isBanned and isTx0Whitelisted, plus isMixTxid for a remix)
- *   on a 10-connection pool — the "today" figure, run last so it gets the
+ *   on a 10-connection pool, one HTTP request per RPC call — the "today" figure, run last so it gets the
  *   warmest caches.
  *
  * Each pass has its own engine (cold Tx facts cache) and its own DB pool. It
@@ -31,8 +31,9 @@
  * The transport is left out on purpose (bench:connections covers it).
  *
  * Usage: `npm run bench:register [-- <tx0s> <premixesPerTx0> <concurrency>]
- * [--passes=libsecp256k1,noble,before] [--db-connections=N]`
- * (default 40 × 50, concurrency 64, 16 connections). Goals (issue 14):
+ * [--passes=libsecp256k1,noble,before] [--db-connections=N] [--rpc-batch=N]`
+ * (default 40 × 50, concurrency 64, 16 connections, RPC batches of ≤ 50
+ * calls; `before` uses 10 connections and one HTTP request per call). Goals (issue 14):
  * ≥ 2,000 register-input/s, engine CPU ≤ 0.5 ms per request, ≥ 4× `before`.
  *
  * @module
@@ -73,6 +74,7 @@ const flags = new Map(
 const [tx0Count = 40, perTx0 = 50, concurrency = 64] = positional.map(Number);
 const PASSES = (flags.get('passes') ?? 'libsecp256k1,noble,before').split(',') as PassName[];
 const DB_CONNECTIONS = Number(flags.get('db-connections') ?? 16);
+const RPC_BATCH = Number(flags.get('rpc-batch') ?? 50);
 const GOAL_RATE = 2000;
 const GOAL_CPU_MS = 0.5;
 const GOAL_RATIO = 4;
@@ -134,13 +136,20 @@ function timedStore(store: MixStore, waits: Waits, before: boolean): MixStore {
   };
 }
 
-/** A BitcoinRpc on `url` whose every call is counted and timed in `waits` by JSON-RPC method. */
-function timedRpc(url: string, waits: Waits): BitcoinRpc {
+/**
+ * A BitcoinRpc on `url` (batching up to `batchMaxCalls` calls per request)
+ * whose every HTTP request is timed in `waits` by JSON-RPC method (`batch`
+ * for a batch) and whose calls are counted by method in `calls`.
+ */
+function timedRpc(url: string, waits: Waits, calls: Map<string, number>, batchMaxCalls: number): BitcoinRpc {
   const countingFetch: typeof fetch = (input, init) => {
-    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as { method?: string }) : {};
-    return waits.time(`rpc ${body.method ?? '?'}`, () => fetch(input, init));
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : null;
+    const items = (Array.isArray(body) ? body : [body]) as { method?: string }[];
+    for (const item of items) calls.set(item?.method ?? '?', (calls.get(item?.method ?? '?') ?? 0) + 1);
+    const label = Array.isArray(body) ? 'batch' : (items[0]?.method ?? '?');
+    return waits.time(`rpc request ${label}`, () => fetch(input, init));
   };
-  return new BitcoinRpc({ url, timeoutMs: 60_000, fetch: countingFetch });
+  return new BitcoinRpc({ url, timeoutMs: 60_000, fetch: countingFetch, batchMaxCalls });
 }
 
 const COUNTERS = ['Com_select', 'Com_insert', 'Com_update', 'Com_delete'] as const;
@@ -191,6 +200,7 @@ interface PassResult {
   outcomes: Map<string, number>;
   waits: Waits;
   statements: Counters;
+  rpcCalls: Map<string, number>;
   requests: number;
 }
 
@@ -206,9 +216,10 @@ async function runPass(
   const secp: Secp256k1 = name === 'libsecp256k1' ? loadNativeSecp256k1() : nobleSecp256k1;
   const dbPool = createDbPool(env.db.url, { connectionLimit: connections });
   const waits = new Waits();
+  const rpcCalls = new Map<string, number>();
   try {
     const store = timedStore(new MySqlMixStore(dbPool), waits, before);
-    const rpc = timedRpc(env.node.rpcUrl, waits);
+    const rpc = timedRpc(env.node.rpcUrl, waits, rpcCalls, before ? 1 : RPC_BATCH);
     const requests = utxos.map((u) => ({
       session: new BenchSession(),
       body: JSON.stringify({
@@ -230,6 +241,7 @@ async function runPass(
     engine.activatePool(pool.id, null);
     await new Promise((r) => setTimeout(r, 1000)); // first mix key
     waits.byName.clear();
+    rpcCalls.clear();
     const countersBefore = await sessionCounters(dbPool, connections);
 
     const headers = new Map([['protocolVersion', '0.23']]);
@@ -263,6 +275,7 @@ async function runPass(
       outcomes,
       waits,
       statements,
+      rpcCalls,
       requests: requests.length,
     };
   } finally {
@@ -285,9 +298,15 @@ function printPass(r: PassResult, anonymitySet: number): void {
   console.log(
     `  DB statements per registration (server counters): select ${per(s.Com_select)}, insert ${per(s.Com_insert)}, update ${per(s.Com_update)}, delete ${per(s.Com_delete)}`,
   );
-  const rpcCalls = [...r.waits.byName].filter(([n]) => n.startsWith('rpc ')).reduce((a, [, t]) => a + t.n, 0);
+  const rpcTotal = [...r.rpcCalls.values()].reduce((a, n) => a + n, 0);
+  const httpRequests = [...r.waits.byName]
+    .filter(([n]) => n.startsWith('rpc request'))
+    .reduce((a, [, t]) => a + t.n, 0);
   console.log(
-    `  per mix of ${anonymitySet} (registration part): ${((s.Com_select / r.requests) * anonymitySet).toFixed(1)} DB selects, ${((rpcCalls / r.requests) * anonymitySet).toFixed(1)} bitcoin RPC calls`,
+    `  bitcoin RPC per registration: ${[...r.rpcCalls].map(([m, n]) => `${m} ${per(n)}`).join(', ')}; HTTP requests ${per(httpRequests)}`,
+  );
+  console.log(
+    `  per mix of ${anonymitySet} (registration part): ${((s.Com_select / r.requests) * anonymitySet).toFixed(1)} DB selects, ${((rpcTotal / r.requests) * anonymitySet).toFixed(1)} bitcoin RPC calls in ${((httpRequests / r.requests) * anonymitySet).toFixed(2)} HTTP requests`,
   );
 }
 

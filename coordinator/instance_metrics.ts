@@ -211,7 +211,9 @@ export function instrumentRpcFetch(m: InstanceMetrics, base: typeof fetch = fetc
     try {
       if (typeof init?.body === 'string') {
         const parsed = JSON.parse(init.body) as { method?: unknown };
-        if (typeof parsed.method === 'string' && /^[a-z]{1,40}$/.test(parsed.method)) method = parsed.method;
+        if (Array.isArray(parsed)) method = 'batch';
+        else if (typeof parsed.method === 'string' && /^[a-z]{1,40}$/.test(parsed.method))
+          method = parsed.method;
       }
     } catch {
       // not JSON: keep 'unknown'

@@ -205,6 +205,7 @@ export async function startCoordinator(
     const rpc = new BitcoinRpc({
       url: config.rpcUrl,
       timeoutMs: config.rpcTimeoutMs,
+      batchMaxCalls: config.rpcBatchMaxCalls,
       fetch: instrumentRpcFetch(ops),
     });
     const info = await retrying(

@@ -69,6 +69,8 @@ export interface EnvConfig {
   tx0DelayMs: number;
   /** Timeout of one bitcoin RPC call, ms. */
   rpcTimeoutMs: number;
+  /** Most bitcoin RPC calls sharing one HTTP request (JSON-RPC batch); 1 = no batching. */
+  rpcBatchMaxCalls: number;
   dbConnectionLimit: number;
   /** secp256k1 implementation of the hot crypto: libsecp256k1 (native, default) or the portable noble one. */
   secp256k1: 'libsecp256k1' | 'noble';
@@ -149,6 +151,7 @@ const ENV_SCHEMA = z.object({
   WHIRLPOOL_MIX_ENABLED: boolText.default(true),
   WHIRLPOOL_TX0_DELAY_MS: intText(0, 60_000).default(1000),
   WHIRLPOOL_RPC_TIMEOUT_MS: intText(100, 600_000).default(20_000),
+  WHIRLPOOL_RPC_BATCH_MAX_CALLS: intText(1, 1000).default(50),
   WHIRLPOOL_DB_CONNECTION_LIMIT: intText(1, 1000).default(10),
   WHIRLPOOL_SECP256K1: z.enum(['libsecp256k1', 'noble']).default('libsecp256k1'),
   WHIRLPOOL_SHUTDOWN_TIMEOUT_MS: intText(0, 3_600_000).optional(),
@@ -249,6 +252,7 @@ export function parseEnv(
     mixEnabled: e.WHIRLPOOL_MIX_ENABLED,
     tx0DelayMs: e.WHIRLPOOL_TX0_DELAY_MS,
     rpcTimeoutMs: e.WHIRLPOOL_RPC_TIMEOUT_MS,
+    rpcBatchMaxCalls: e.WHIRLPOOL_RPC_BATCH_MAX_CALLS,
     dbConnectionLimit: e.WHIRLPOOL_DB_CONNECTION_LIMIT,
     secp256k1: e.WHIRLPOOL_SECP256K1,
     shutdownTimeoutMs: e.WHIRLPOOL_SHUTDOWN_TIMEOUT_MS ?? null,
@@ -278,6 +282,7 @@ export function describeEnv(c: EnvConfig): Record<string, unknown> {
     blockHeightMaxSpread: c.blockHeightMaxSpread,
     blockHeightRefreshMs: c.blockHeightRefreshMs,
     rpcTimeoutMs: c.rpcTimeoutMs,
+    rpcBatchMaxCalls: c.rpcBatchMaxCalls,
     dbConnectionLimit: c.dbConnectionLimit,
     secp256k1: c.secp256k1,
     shutdownTimeoutMs: c.shutdownTimeoutMs,

@@ -11,7 +11,11 @@
  * them with HTTP 500/404, btcd with 200). Amounts arrive as BTC floats and are
  * converted to satoshis with rounding. `getrawtransaction` takes verbosity as
  * the integer 1 (btcd refuses `true`). btcd closes the connection after each
- * reply, which `fetch` handles without keep-alive tricks.
+ * reply, which `fetch` handles without keep-alive tricks — so every call
+ * is a TCP connection and an HTTP exchange, the coordinator's largest CPU cost
+ * per registration once crypto is native; with `batchMaxCalls` concurrent
+ * calls share one request as a JSON-RPC batch (an array; both nodes answer
+ * it with an array of replies matched here by id).
  *
  * Error mapping (never by message text): codes -25/-26/-27 become
  * {@link RpcVerifyError}/{@link RpcVerifyRejectedError}/{@link RpcAlreadyInChainError},
@@ -44,6 +48,12 @@ export interface BitcoinRpcOptions {
   timeoutMs?: number;
   /** `fetch` implementation (default: the global one). */
   fetch?: typeof fetch;
+  /**
+   * Up to this many concurrent calls share one HTTP request as a JSON-RPC
+   * batch (calls made in the same event-loop turn; default 1 = one request
+   * per call). Each call keeps its own result and error.
+   */
+  batchMaxCalls?: number;
 }
 
 /** A transaction as `getrawtransaction <txid> 1` describes it. */
@@ -134,6 +144,28 @@ const TestMempoolAcceptSchema = z.array(
   }),
 );
 
+type RpcReply = z.infer<typeof ReplySchema>;
+
+/** A call waiting for the next batch. */
+interface QueuedCall {
+  id: number;
+  method: string;
+  params: unknown[];
+  resolve: (r: { status: number; reply: RpcReply }) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Checks one JSON-RPC reply envelope. */
+function parseReply(method: string, status: number, json: unknown): RpcReply {
+  const reply = ReplySchema.safeParse(json);
+  if (!reply.success) {
+    throw new RpcTransportError(method, `HTTP ${status} with a body that is not a JSON-RPC reply`, {
+      cause: reply.error,
+    });
+  }
+  return reply.data;
+}
+
 /** Picks the error class for a node error code. */
 function rpcErrorFor(method: string, code: number, message: string): RpcError {
   switch (code) {
@@ -161,6 +193,9 @@ export class BitcoinRpc {
   readonly #authorization: string | null;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #batchMaxCalls: number;
+  readonly #queue: QueuedCall[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | null = null;
   #nextId = 1;
 
   constructor(opts: BitcoinRpcOptions) {
@@ -178,6 +213,7 @@ export class BitcoinRpc {
     this.#authorization = user || password ? `Basic ${base64Utf8(`${user}:${password}`)}` : null;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#batchMaxCalls = Math.max(1, Math.floor(opts.batchMaxCalls ?? 1));
   }
 
   /** The node URL without credentials (safe to log). */
@@ -192,46 +228,9 @@ export class BitcoinRpc {
    * failures and timeouts, {@link DecodeError} when `result` does not match.
    */
   async call<T>(method: string, params: unknown[], schema: z.ZodType<T>): Promise<T> {
-    const id = this.#nextId++;
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.#authorization) headers.authorization = this.#authorization;
-    let status: number;
-    let text: string;
-    try {
-      const response = await this.#fetch(this.#endpoint, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ jsonrpc: '1.0', id, method, params }),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-      status = response.status;
-      text = await response.text();
-    } catch (err) {
-      const reason =
-        err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
-          ? `no reply within ${this.#timeoutMs} ms`
-          : `request to '${this.#endpoint}' failed`;
-      throw new RpcTransportError(method, reason, { cause: err });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new RpcTransportError(
-        method,
-        `HTTP ${status} with a body that is not JSON: '${text.slice(0, 120)}'`,
-        {
-          cause: err,
-        },
-      );
-    }
-    const reply = ReplySchema.safeParse(json);
-    if (!reply.success) {
-      throw new RpcTransportError(method, `HTTP ${status} with a body that is not a JSON-RPC reply`, {
-        cause: reply.error,
-      });
-    }
-    const { error, result } = reply.data;
+    const { status, reply } =
+      this.#batchMaxCalls > 1 ? await this.#enqueue(method, params) : await this.#postOne(method, params);
+    const { error, result } = reply;
     if (error) throw rpcErrorFor(method, error.code, error.message);
     if (status !== 200) {
       throw new RpcTransportError(method, `HTTP ${status} without an error object`);
@@ -247,6 +246,107 @@ export class BitcoinRpc {
       );
     }
     return parsed.data;
+  }
+
+  /** POSTs `body`; returns the HTTP status and the parsed JSON, or throws RpcTransportError for `method`. */
+  async #post(method: string, body: unknown): Promise<{ status: number; json: unknown }> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.#authorization) headers.authorization = this.#authorization;
+    let status: number;
+    let text: string;
+    try {
+      const response = await this.#fetch(this.#endpoint, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      status = response.status;
+      text = await response.text();
+    } catch (err) {
+      const reason =
+        err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
+          ? `no reply within ${this.#timeoutMs} ms`
+          : `request to '${this.#endpoint}' failed`;
+      throw new RpcTransportError(method, reason, { cause: err });
+    }
+    try {
+      return { status, json: JSON.parse(text) };
+    } catch (err) {
+      throw new RpcTransportError(
+        method,
+        `HTTP ${status} with a body that is not JSON: '${text.slice(0, 120)}'`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** One call in its own HTTP request. */
+  async #postOne(method: string, params: unknown[]): Promise<{ status: number; reply: RpcReply }> {
+    const id = this.#nextId++;
+    const { status, json } = await this.#post(method, { jsonrpc: '1.0', id, method, params });
+    return { status, reply: parseReply(method, status, json) };
+  }
+
+  /** Queues a call for the next batch (sent at the end of this event-loop turn, or when full). */
+  #enqueue(method: string, params: unknown[]): Promise<{ status: number; reply: RpcReply }> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ id: this.#nextId++, method, params, resolve, reject });
+      if (this.#queue.length >= this.#batchMaxCalls) this.#flush();
+      else this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
+    });
+  }
+
+  /** Sends the queued calls as one JSON-RPC batch (a single call as a plain request). */
+  #flush(): void {
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    const batch = this.#queue.splice(0);
+    if (batch.length === 0) return;
+    if (batch.length === 1) {
+      const [only] = batch as [QueuedCall];
+      this.#postOne(only.method, only.params).then(only.resolve, only.reject);
+      return;
+    }
+    const label = `batch of ${batch.length} (${batch[0]!.method}, …)`;
+    this.#post(
+      label,
+      batch.map((c) => ({ jsonrpc: '1.0', id: c.id, method: c.method, params: c.params })),
+    ).then(
+      ({ status, json }) => {
+        const byId = new Map<unknown, unknown>();
+        if (Array.isArray(json)) {
+          for (const item of json) {
+            if (typeof item === 'object' && item !== null && 'id' in item) byId.set(item.id, item);
+          }
+        }
+        for (const c of batch) {
+          const item = byId.get(c.id);
+          if (item === undefined) {
+            c.reject(
+              new RpcTransportError(c.method, `HTTP ${status}: no reply for this call in the batch reply`),
+            );
+            continue;
+          }
+          try {
+            c.resolve({ status, reply: parseReply(c.method, status, item) });
+          } catch (err) {
+            c.reject(err);
+          }
+        }
+      },
+      (err: unknown) => {
+        for (const c of batch) {
+          c.reject(
+            err instanceof RpcTransportError
+              ? new RpcTransportError(c.method, err.message, { cause: err })
+              : err,
+          );
+        }
+      },
+    );
   }
 
   /** Chain name (`main`, `test`, `signet`, `regtest`), height and best block hash. */

@@ -38,6 +38,8 @@ function expectNoSecret(text: string): void {
 describe('parseEnv', () => {
   it('chooses libsecp256k1 by default, noble on request, and refuses anything else', () => {
     expect(parseEnv(BASE).secp256k1).toBe('libsecp256k1');
+    expect(parseEnv(BASE).rpcBatchMaxCalls).toBe(50);
+    expect(parseEnv({ ...BASE, WHIRLPOOL_RPC_BATCH_MAX_CALLS: '1' }).rpcBatchMaxCalls).toBe(1);
     expect(parseEnv({ ...BASE, WHIRLPOOL_SECP256K1: 'noble' }).secp256k1).toBe('noble');
     expect(configError(() => parseEnv({ ...BASE, WHIRLPOOL_SECP256K1: 'elliptic' })).message).toContain(
       'WHIRLPOOL_SECP256K1',
