@@ -13,12 +13,17 @@
  * const client = new WhirlpoolClient({
  *   serverUrl: 'http://127.0.0.1:8080', wallet, rpc: new BitcoinRpc({ url: nodeUrl }),
  * });
+ * await client.open(); // checkOutput, for the generations that call it
  * const [pool] = await client.listPools();
  * const tx0 = await client.tx0({ poolId: pool.poolId, utxos: await client.utxos('deposit') });
  * const handles = client.premixUtxos(tx0).map((u) => client.mix(u, { poolId: pool.poolId }));
  * handles[0].on('phase', (phase) => console.log(phase));
  * const outcomes = await Promise.all(handles.map((h) => h.done));
  * ```
+ *
+ * The client speaks the newest generation (0.24.3: `POST /rest/tx0/v1`, V1
+ * OP_RETURN, `POST /rest/tx0/push`, random bordereau, checkOutput,
+ * `blockHeight`) unless `generation` names an older one (`client/generations.ts`).
  *
  * With directory discovery instead of one coordinator URL (cluster):
  * ```ts
@@ -31,8 +36,11 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
+import { hexToBytes } from '@noble/hashes/utils.js';
 import type { NetworkName } from '#shared/bitcoin/network.ts';
-import type { PoolInfo, Tx0DataResponse } from '#shared/protocol/messages.ts';
+import { signMessage } from '#shared/bitcoin/signed_message.ts';
+import { z85Encode } from '#shared/codec/z85.ts';
+import type { PoolInfo } from '#shared/protocol/messages.ts';
 import type { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import { BtcdUtxoSource, type Utxo, type UtxoSource } from './chain/utxo_source.ts';
 import {
@@ -42,16 +50,40 @@ import {
   type LocateHint,
 } from './discovery/coordinator_locator.ts';
 import { DirectoryClient } from './discovery/directory_client.ts';
+import {
+  checkOutputDecision,
+  DEFAULT_GENERATION,
+  findUnusedIndex,
+  type GenerationId,
+  type GenerationProfile,
+  generation as generationProfile,
+  premixCount,
+  tx0DataCall,
+  tx0NotifyCall,
+} from './generations.ts';
 import { MixSession, type MixSessionOptions } from './mix/mix_session.ts';
 import type { MixEvents, MixOutcome, MixTransport, MixUtxo, ReceiveAddress } from './mix/mix_types.ts';
-import { CoordinatorRest, CoordinatorRestError } from './rest/coordinator_rest.ts';
+import { CoordinatorRest, CoordinatorRestError, Tx0PushError } from './rest/coordinator_rest.ts';
 import { linkabilityWarnings } from './rest/network_identity.ts';
 import { Socks5Agent, socks5Fetch, withFreshCredentials } from './rest/socks5.ts';
-import { premixValue as computePremixValue, type Tx0Preview, tx0Preview } from './tx0/premix_value.ts';
-import { buildTx0, type SpendableUtxo, type Tx0 } from './tx0/tx0_builder.ts';
+import {
+  premixValue as computePremixValue,
+  MAX_TX0_OUTPUTS,
+  type Tx0Preview,
+  tx0Preview,
+} from './tx0/premix_value.ts';
+import {
+  buildTx0,
+  feeSpecFromTx0Data,
+  feeSpecFromTx0DataV1,
+  type SpendableUtxo,
+  type Tx0,
+  type Tx0FeeSpec,
+} from './tx0/tx0_builder.ts';
 import type { AccountName, Wallet } from './wallet/wallet.ts';
 
 export type { Utxo, UtxoSource } from './chain/utxo_source.ts';
+export type { GenerationId, GenerationProfile } from './generations.ts';
 export type { MixEvents, MixOutcome, MixPhase, MixTransport, MixUtxo } from './mix/mix_types.ts';
 export type { Tx0 } from './tx0/tx0_builder.ts';
 
@@ -126,8 +158,14 @@ export interface WhirlpoolClientOptions {
   acceptRedirect?: boolean;
   /** Prefer onion URLs when following a redirect (default false). */
   preferOnion?: boolean;
-  /** Extra options handed to every mix session (debug sink, ws options). */
-  session?: Pick<MixSessionOptions, 'debug' | 'wsOptions' | 'connectTimeoutMs'>;
+  /** Extra options handed to every mix session (debug sink, ws options, scaled random retry window). */
+  session?: Pick<MixSessionOptions, 'debug' | 'wsOptions' | 'connectTimeoutMs' | 'randomRetryWindow'>;
+  /** Client generation to behave as (default {@link DEFAULT_GENERATION}, the newest: 0.24.3). */
+  generation?: GenerationId;
+  /** `partnerId` of `POST /rest/tx0[/v1]` (default `SAMOURAI`; Sparrow sends `SPARROW`). */
+  partnerId?: string;
+  /** Pause after each checkOutput answer `Output already registered` during the index search (default 500 ms, like 0.24.3). */
+  checkOutputPauseMs?: number;
 }
 
 /** Options of {@link WhirlpoolClient.tx0}. */
@@ -233,6 +271,8 @@ export class WhirlpoolClient {
   readonly directory: DirectoryClient | null;
   readonly rpc: BitcoinRpc | null;
   readonly utxoSource: UtxoSource | null;
+  /** The generation this client behaves as. */
+  readonly generation: GenerationProfile;
   readonly #o: WhirlpoolClientOptions;
   /** REST fetch and registerOutput fetch in effect (from the options or the SOCKS proxies). */
   readonly #fetch: typeof fetch | undefined;
@@ -246,6 +286,7 @@ export class WhirlpoolClient {
       throw new Error('WhirlpoolClient needs exactly one of serverUrl and bootstrap');
     }
     this.#o = opts;
+    this.generation = generationProfile(opts.generation ?? DEFAULT_GENERATION);
     this.wallet = opts.wallet;
     this.network = opts.wallet.network;
     const delay = opts.registerOutputDelayMaxMs ?? DEFAULT_REGISTER_OUTPUT_DELAY_MAX_MS;
@@ -369,36 +410,103 @@ export class WhirlpoolClient {
     return Object.fromEntries(names.map((n, i) => [n, sums[i]])) as Record<AccountName, number>;
   }
 
-  /** Fetches `/rest/tx0` and computes what a Tx0 of `utxos` would look like. */
+  /**
+   * Opens the wallet's Whirlpool side the way the generation does: from G1 on
+   * (except 0.23.48+ CLI builds) `POST /rest/checkOutput` for the next postmix
+   * receive address, signed by its key. `Output already registered` moves the
+   * postmix index past the used ones (forward search); any other failure
+   * throws for G1–G4 (their wallet does not open) and is ignored by G6.
+   * Returns what was decided, for logs and tests.
+   */
+  async open(): Promise<'skipped' | 'ok' | 'index-fixed' | 'ignored'> {
+    const g = this.generation;
+    if (g.checkOutput === 'none') return 'skipped';
+    const postmix = this.wallet.account('postmix');
+    const counter = postmix.counter(0);
+    const probe = async (index: number): Promise<'ok' | 'index-used' | 'ignore'> => {
+      const key = postmix.key(0, index);
+      let ok = true;
+      let message: string | null = null;
+      try {
+        await this.#callRest((rest) =>
+          rest.checkOutput(key.address, signMessage(key.address, key.privateKey)),
+        );
+      } catch (err) {
+        if (!(err instanceof CoordinatorRestError)) throw err;
+        ok = false;
+        message = err.serverMessage;
+        const decision = checkOutputDecision(g, message, ok);
+        if (decision === 'abort') {
+          throw new Error(`checkOutput failed, the ${g.id} wallet does not open: ${err.message}`, {
+            cause: err,
+          });
+        }
+        if (decision === 'ignore') return 'ignore';
+        return 'index-used';
+      }
+      return checkOutputDecision(g, message, ok) === 'ok' ? 'ok' : 'ignore';
+    };
+    const first = counter.reserve();
+    counter.release(first);
+    const answer = await probe(first);
+    if (answer === 'ok') return 'ok';
+    if (answer === 'ignore') return 'ignored';
+    const pause = this.#o.checkOutputPauseMs ?? 500;
+    const unused = await findUnusedIndex(first, async (i) => {
+      const used = (await probe(i)) === 'index-used';
+      if (used && pause > 0) await new Promise((r) => setTimeout(r, pause));
+      return used;
+    });
+    for (let i = counter.next; i < unused; i++) counter.confirm(i);
+    return 'index-fixed';
+  }
+
+  /** The Tx0 fee data of one pool, fetched the generation's way (GET, POST /rest/tx0, POST /rest/tx0/v1). */
+  async tx0FeeSpec(poolId: string, scode: string | null): Promise<Tx0FeeSpec> {
+    const g = this.generation;
+    const call = tx0DataCall(g, poolId, scode, { partnerId: this.#o.partnerId });
+    if (call.method === 'GET')
+      return feeSpecFromTx0DataV1(await this.#callRest((rest) => rest.tx0DataGet(call)));
+    const all = await this.#callRest((rest) => rest.tx0DataV2(call));
+    const mine = all.tx0Datas.find((d) => d.poolId === poolId);
+    if (!mine) throw new Error(`Coordinator ${this.#restUrl} sent no Tx0 data for pool '${poolId}'`);
+    return feeSpecFromTx0Data(mine);
+  }
+
+  /** Fetches the Tx0 data (the generation's endpoint) and computes what a Tx0 of `utxos` would look like. */
   async tx0Preview(
     opts: Omit<Tx0Options, 'broadcast'> & { utxos: readonly Utxo[] },
-  ): Promise<Tx0Preview & { tx0Data: Tx0DataResponse }> {
+  ): Promise<Tx0Preview & { fee: Tx0FeeSpec }> {
     const pool = await this.pool(opts.poolId);
-    const tx0Data = await this.#callRest((rest) =>
-      rest.tx0Data(opts.poolId, opts.scode ?? this.#o.scode ?? null),
-    );
+    const fee = await this.tx0FeeSpec(opts.poolId, opts.scode ?? this.#o.scode ?? null);
     const feeRate = opts.feeRate ?? 1;
+    const walletMax = Math.min(opts.maxOutputs ?? MAX_TX0_OUTPUTS, MAX_TX0_OUTPUTS);
+    const max = this.generation.capsByTx0MaxOutputs ? Math.min(walletMax, pool.tx0MaxOutputs) : walletMax;
+    premixCount(this.generation, walletMax, walletMax, pool.tx0MaxOutputs); // `Invalid nbPremix=0` before any work
     const preview = tx0Preview({
       spendValue: opts.utxos.reduce((a, u) => a + u.value, 0),
       nbInputs: opts.utxos.length,
       premixValue: computePremixValue(pool, opts.mixFeeRate ?? feeRate),
-      feeValue: tx0Data.feeValue,
-      feeChange: tx0Data.feeChange,
+      feeValue: fee.feeValue,
+      feeChange: fee.feeChange,
       tx0FeeRate: feeRate,
-      maxOutputs: opts.maxOutputs,
+      maxOutputs: max,
     });
-    return { ...preview, tx0Data };
+    return { ...preview, fee };
   }
 
   /**
    * Builds, signs and (by default) broadcasts a Tx0 spending deposit UTXOs:
    * premix outputs to fresh PREMIX receive addresses, change and feeChange to
-   * DEPOSIT change addresses (spec §4.7).
+   * DEPOSIT change addresses (spec §4.7). Broadcast as the generation does:
+   * through `rpc` (+ `POST /rest/tx0Notify` for G1–G3), or `POST
+   * /rest/tx0/push` (G4+), rebuilt with fresh addresses when the push names
+   * reused outputs (up to 5 attempts, 0.23.40+).
    */
   async tx0(opts: Tx0Options): Promise<Tx0> {
     const utxos = opts.utxos ?? (await this.utxos('deposit'));
     if (utxos.length === 0) throw new Error('No deposit UTXO to spend in a Tx0');
-    const preview = await this.tx0Preview({ ...opts, utxos });
+    const g = this.generation;
     const inputs: SpendableUtxo[] = utxos.map((u) => {
       const key = this.wallet.keyForAddress(u.address);
       if (!key)
@@ -407,21 +515,40 @@ export class WhirlpoolClient {
     });
     const premix = this.wallet.account('premix');
     const deposit = this.wallet.account('deposit');
-    const tx0 = buildTx0({
-      network: this.network,
-      inputs,
-      tx0Data: preview.tx0Data,
-      premixValue: preview.premixValue,
-      premixAddresses: Array.from({ length: preview.nbPremix }, () => premix.nextKey(0).address),
-      minerFee: preview.tx0MinerFee,
-      changeAddress: preview.change > 0 ? deposit.nextKey(1).address : null,
-      feeChangeAddress: preview.tx0Data.feeValue === 0 ? deposit.nextKey(1).address : null,
-    });
-    if (opts.broadcast ?? true) {
-      if (!this.rpc) throw new Error('Cannot broadcast the Tx0: no bitcoin RPC configured');
-      await this.rpc.sendRawTransaction(tx0.hex);
+    for (let attempt = 1; ; attempt++) {
+      const preview = await this.tx0Preview({ ...opts, utxos });
+      const tx0 = buildTx0({
+        network: this.network,
+        inputs,
+        fee: preview.fee,
+        opReturn: g.opReturn,
+        premixValue: preview.premixValue,
+        premixAddresses: Array.from({ length: preview.nbPremix }, () => premix.nextKey(0).address),
+        minerFee: preview.tx0MinerFee,
+        changeAddress: preview.change > 0 ? deposit.nextKey(1).address : null,
+        feeChangeAddress: preview.fee.feeValue === 0 ? deposit.nextKey(1).address : null,
+      });
+      if (!(opts.broadcast ?? true)) return tx0;
+      if (g.broadcast === 'self') {
+        if (!this.rpc) throw new Error('Cannot broadcast the Tx0: no bitcoin RPC configured');
+        await this.rpc.sendRawTransaction(tx0.hex);
+        const notify = tx0NotifyCall(g, tx0.txid, opts.poolId);
+        // The Java clients only log a tx0Notify failure.
+        if (notify) await this.#callRest((rest) => rest.postNoContent(notify)).catch(() => {});
+        return tx0;
+      }
+      try {
+        const txid = await this.#callRest((rest) =>
+          rest.tx0Push(z85Encode(hexToBytes(tx0.hex)), opts.poolId),
+        );
+        if (txid !== tx0.txid) throw new Error(`Coordinator pushed ${txid}, expected Tx0 ${tx0.txid}`);
+        return tx0;
+      } catch (err) {
+        const reuse = err instanceof Tx0PushError ? err.voutsAddressReuse : null;
+        if (!reuse || reuse.length === 0 || attempt >= g.tx0PushAttempts) throw err;
+        // Fresh premix and change addresses were drawn above; the next build uses new ones.
+      }
     }
-    return tx0;
   }
 
   /** The premix outputs of a Tx0 as mixable UTXOs (keys from the wallet). */
@@ -483,6 +610,7 @@ export class WhirlpoolClient {
           return outcome;
         }
         await h.sleep(opts.retryDelayMs ?? this.#o.mixRetryDelayMs ?? 300_000);
+        if (this.generation.checkOutputAfterMixFail && !h.stopped) await this.open().catch(() => {});
         continue;
       }
       h.mixCount++;
@@ -556,6 +684,8 @@ export class WhirlpoolClient {
       ...discovery,
       restForUrl: (serverUrl) => this.#restFor(serverUrl),
       ...this.#attemptWebSocket(),
+      generation: this.generation,
+      blockHeight: this.rpc ? () => this.rpc!.getBlockCount() : undefined,
       ...o.session,
     });
   }

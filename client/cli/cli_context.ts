@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import type { NetworkName } from '#shared/bitcoin/network.ts';
 import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import { WhirlpoolClient } from '../api.ts';
+import type { GenerationId } from '../generations.ts';
 import type { MixTransport } from '../mix/mix_types.ts';
 import { Wallet, type WalletState } from '../wallet/wallet.ts';
 
@@ -35,6 +36,9 @@ export interface GlobalOptions {
   preferOnion?: boolean;
   /** Upper bound of the random delay before registerOutput, ms. */
   registerOutputDelay?: string;
+  /** Client generation to behave as (`client/generations.ts`). */
+  generation?: GenerationId;
+  partnerId?: string;
 }
 
 /** An error the CLI prints without a stack trace (exit code 1). */
@@ -148,6 +152,8 @@ export function openClient(o: GlobalOptions, wallet = openWallet(o)): WhirlpoolC
     scode: o.scode ?? null,
     reconnectDelayMs: Number(o.reconnectDelay),
     mixRetryDelayMs: Number(o.retryDelay),
+    generation: o.generation,
+    partnerId: o.partnerId,
   });
 }
 

@@ -11,6 +11,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { MultiBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { MixHandle, MixOutcome, MixPhase, WhirlpoolClient } from '../api.ts';
+import { DEFAULT_GENERATION, GENERATION_IDS, GENERATIONS } from '../generations.ts';
 import { CoordinatorRestError } from '../rest/coordinator_rest.ts';
 import { Wallet } from '../wallet/wallet.ts';
 import {
@@ -49,7 +50,7 @@ function positiveInt(v: string): number {
 
 function program(): Command {
   const cmd = new Command('whirlpool-client')
-    .description('Whirlpool 0.23 reference client')
+    .description('Whirlpool 0.23 reference client (speaks every client generation, newest by default)')
     .option(
       '--server <url>',
       'coordinator base URL (default http://127.0.0.1:8080)',
@@ -81,7 +82,16 @@ function program(): Command {
       new Option('--transport <kind>', 'STOMP transport').choices(['sockjs', 'websocket']).default('sockjs'),
     )
     .option('--ws-path <path>', 'raw WebSocket path (default /ws/connect/websocket)')
-    .option('--scode <code>', 'scode for /rest/tx0')
+    .option('--scode <code>', 'scode for the Tx0 data request')
+    .addOption(
+      new Option(
+        '--generation <id>',
+        `behave exactly like this Java client generation: ${GENERATION_IDS.map((id) => `${id} = ${GENERATIONS[id].javaClient}`).join(', ')}`,
+      )
+        .choices([...GENERATION_IDS])
+        .default(process.env.WHIRLPOOL_CLIENT_GENERATION ?? DEFAULT_GENERATION),
+    )
+    .option('--partner-id <id>', 'partnerId of POST /rest/tx0[/v1] (default SAMOURAI)')
     .option(
       '--socks-proxy <url>',
       'SOCKS5 proxy for REST, WebSockets and registerOutput, e.g. socks5h://127.0.0.1:9050 (Tor); fresh random credentials (own circuit) per request and per mix attempt',
@@ -187,6 +197,7 @@ function program(): Command {
         waitConfirmations?: number;
       }) => {
         const client = openClient(g());
+        await client.open();
         const utxos = await client.utxos('deposit');
         if (utxos.length === 0) throw new CliError('No deposit UTXO (fund `wallet address` first)');
         const tx0 = await client.tx0({
@@ -250,6 +261,7 @@ async function runMixes(
   mixsTarget: number,
 ): Promise<void> {
   const client = openClient(o);
+  await client.open();
   const pool = await client.pool(poolId);
   const all = (await client.utxos(account)).filter(
     (u) =>

@@ -6,13 +6,17 @@
  * registerOutput over the separate REST client, reveal, checks of the mix
  * transaction (§4.11) and the P2WPKH signature. Reconnects immediately after
  * a lost connection and re-registers; retries a failed connect every
- * `reconnectDelayMs` until `reconnectUntilMs` have passed (then DISCONNECTED).
+ * `reconnectDelayMs` until `reconnectUntilMs` have passed (then DISCONNECTED),
+ * or — generations from 0.23.28 on — after a random 5–120 s, forever.
+ * What differs between client generations (CONNECT headers, `blockHeight`,
+ * random bordereau and `bordereau64`, registerOutput retries) comes from the
+ * {@link GenerationProfile} (`client/generations.ts`).
  * `run()` resolves with the attempt's outcome and never rejects.
  *
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { concatBytes } from '@noble/hashes/utils.js';
+import { concatBytes, randomBytes } from '@noble/hashes/utils.js';
 import { SigHash } from '@scure/btc-signer';
 import { hash160, signECDSA } from '@scure/btc-signer/utils.js';
 import { Client, type IFrame, type IMessage } from '@stomp/stompjs';
@@ -42,6 +46,19 @@ import { userHash } from '#shared/protocol/user_hash.ts';
 import { fetchSockjsInfo, SockJsClientSocket, sockjsTransportUrl } from '#shared/sockjs/client_socket.ts';
 import { isVerificationFailure, type LocateHint } from '../discovery/coordinator_locator.ts';
 import { RedirectRefusedError, unverifiedRedirectVerdict } from '../discovery/redirect_policy.ts';
+import {
+  BORDEREAU_LENGTH,
+  connectHeaders,
+  connectRetryDelayMs,
+  DEFAULT_GENERATION,
+  GENERATIONS,
+  type GenerationProfile,
+  RANDOM_RETRY_MAX_MS,
+  RANDOM_RETRY_MIN_MS,
+  registerInputBody,
+  registerOutputBody,
+  retriesForever,
+} from '../generations.ts';
 import { type CoordinatorRest, CoordinatorRestError } from '../rest/coordinator_rest.ts';
 import { MAX_INPUT_FEE } from '../tx0/premix_value.ts';
 import type {
@@ -125,6 +142,12 @@ export interface MixSessionOptions {
   locate?: (hint: LocateHint) => Promise<string>;
   /** Debug sink for STOMP traffic (never receives secrets; off by default). */
   debug?: (msg: string) => void;
+  /** Which client generation to behave as (default {@link DEFAULT_GENERATION}). */
+  generation?: GenerationProfile;
+  /** Chain tip height for `RegisterInputRequest.blockHeight` (G5+), read before each connection. */
+  blockHeight?: () => number | Promise<number>;
+  /** Window of the 0.23.28+ random connect retry (default 5–120 s; scaled down in tests and benchmarks). */
+  randomRetryWindow?: { minMs: number; maxMs: number };
 }
 
 /** Reverse of MESSAGE_TYPES. */
@@ -145,8 +168,14 @@ interface Dialog {
   subscribed: boolean;
   liquidity: boolean;
   denomination: number;
-  /** Invitation being confirmed. */
-  pending: { mixId: string; key: RsaPublicKey; r: bigint; receive: ReceiveAddress } | null;
+  /** Invitation being confirmed; `bordereau` = the signed bytes (random for G5+, else the address). */
+  pending: {
+    mixId: string;
+    key: RsaPublicKey;
+    r: bigint;
+    receive: ReceiveAddress;
+    bordereau: Uint8Array | null;
+  } | null;
   /** Adopted after ConfirmInputResponse. */
   mixId: string | null;
   signedBordereau: Uint8Array | null;
@@ -187,10 +216,19 @@ export class MixSession extends EventEmitter<MixEvents> {
   readonly #o: Required<
     Omit<
       MixSessionOptions,
-      'denomination' | 'wsOptions' | 'debug' | 'fetch' | 'restForUrl' | 'locate' | 'registerOutputDelayMaxMs'
+      | 'denomination'
+      | 'wsOptions'
+      | 'debug'
+      | 'fetch'
+      | 'restForUrl'
+      | 'locate'
+      | 'registerOutputDelayMaxMs'
+      | 'blockHeight'
     >
   > &
     MixSessionOptions;
+  /** Chain height read before the current connection (G5+). */
+  #blockHeight = 0;
   #serverUrl: string;
   #rest: CoordinatorRest;
   #redirects = 0;
@@ -221,6 +259,8 @@ export class MixSession extends EventEmitter<MixEvents> {
       acceptRedirect: false,
       preferOnion: false,
       maxRedirects: 3,
+      generation: GENERATIONS[DEFAULT_GENERATION],
+      randomRetryWindow: { minMs: RANDOM_RETRY_MIN_MS, maxMs: RANDOM_RETRY_MAX_MS },
       ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as MixSessionOptions),
     };
     this.#serverUrl = this.#o.serverUrl;
@@ -262,6 +302,15 @@ export class MixSession extends EventEmitter<MixEvents> {
     this.#dialog = newDialog();
     this.#phase('CONNECTING');
     if (this.#o.locate && !(await this.#locate(seq))) return;
+    if (this.#o.generation.sendsBlockHeight && this.#o.blockHeight) {
+      try {
+        this.#blockHeight = await this.#o.blockHeight();
+      } catch (err) {
+        this.#connectFailed(seq, `Block height unavailable: ${(err as Error).message}`);
+        return;
+      }
+      if (this.#done || seq !== this.#connectionSeq) return;
+    }
     let factory: () => WebSocket | SockJsClientSocket;
     const base = this.#serverUrl.replace(/\/+$/, '');
     try {
@@ -281,7 +330,7 @@ export class MixSession extends EventEmitter<MixEvents> {
     let connected = false;
     const client = new Client({
       webSocketFactory: factory as never,
-      connectHeaders: { [HEADER_POOL_ID]: this.#o.poolId },
+      connectHeaders: connectHeaders(this.#o.generation, this.#o.poolId),
       heartbeatIncoming: this.#o.heartbeatMs,
       heartbeatOutgoing: this.#o.heartbeatMs,
       reconnectDelay: 0,
@@ -368,14 +417,18 @@ export class MixSession extends EventEmitter<MixEvents> {
     void this.#connect();
   }
 
-  /** Could not connect: retry every reconnectDelay until reconnectUntil (spec §9.4). */
+  /**
+   * Could not connect: retry every reconnectDelay until reconnectUntil (spec
+   * §9.4), or after a random delay forever (0.23.28+ generations).
+   */
   #connectFailed(seq: number, why: string): void {
     if (seq !== this.#connectionSeq || this.#done) return;
     this.#resetDialog();
     this.#dropClient();
     const now = Date.now();
     this.#firstFailureAt ??= now;
-    if (now - this.#firstFailureAt >= this.#o.reconnectUntilMs) {
+    const g = this.#o.generation;
+    if (!retriesForever(g) && now - this.#firstFailureAt >= this.#o.reconnectUntilMs) {
       this.#finish({
         status: 'FAIL',
         reason: 'DISCONNECTED',
@@ -384,11 +437,17 @@ export class MixSession extends EventEmitter<MixEvents> {
       });
       return;
     }
-    this.emit('reconnect', { delayMs: this.#o.reconnectDelayMs, lost: false, reason: why });
+    const delayMs = connectRetryDelayMs(
+      g,
+      this.#o.reconnectDelayMs,
+      Math.random(),
+      this.#o.randomRetryWindow,
+    );
+    this.emit('reconnect', { delayMs, lost: false, reason: why });
     this.#timer = setTimeout(() => {
       this.#timer = null;
       void this.#connect();
-    }, this.#o.reconnectDelayMs);
+    }, delayMs);
   }
 
   /** Releases the receive address if it was not posted yet. */
@@ -620,13 +679,20 @@ export class MixSession extends EventEmitter<MixEvents> {
     }
     d.subscribed = true;
     this.#phase('REGISTERING_INPUT');
-    this.#send(WS_REGISTER_INPUT, {
-      poolId: o.poolId,
-      utxoHash: o.utxo.txid,
-      utxoIndex: o.utxo.vout,
-      signature: signMessage(o.poolId, o.utxo.privateKey),
-      liquidity: d.liquidity,
-    });
+    this.#send(
+      WS_REGISTER_INPUT,
+      registerInputBody(
+        o.generation,
+        {
+          poolId: o.poolId,
+          utxoHash: o.utxo.txid,
+          utxoIndex: o.utxo.vout,
+          signature: signMessage(o.poolId, o.utxo.privateKey),
+          liquidity: d.liquidity,
+        },
+        this.#blockHeight,
+      ),
+    );
     this.#phase('REGISTERED_INPUT');
   }
 
@@ -639,8 +705,10 @@ export class MixSession extends EventEmitter<MixEvents> {
     d.pending = null;
     d.earlyRegisterOutput = null;
     const receive = this.#o.receiveAddress();
-    const { blinded, r } = blindMessage(new TextEncoder().encode(receive.address), key);
-    d.pending = { mixId: n.mixId, key, r, receive };
+    // G5+ blind 30 fresh random bytes per invitation; older generations blind the receive address.
+    const bordereau = this.#o.generation.bordereau === 'random' ? randomBytes(BORDEREAU_LENGTH) : null;
+    const { blinded, r } = blindMessage(bordereau ?? new TextEncoder().encode(receive.address), key);
+    d.pending = { mixId: n.mixId, key, r, receive, bordereau };
     this.#phase('CONFIRMING_INPUT');
     this.#send(WS_CONFIRM_INPUT, {
       mixId: n.mixId,
@@ -682,40 +750,63 @@ export class MixSession extends EventEmitter<MixEvents> {
     this.#phase('REGISTERING_OUTPUT');
     const seq = this.#connectionSeq;
     const delayMs = registerOutputDelayMs(this.#o.registerOutputDelayMaxMs ?? 0);
+    const unblinded = z85Encode(sig);
+    const bordereau64 = pending.bordereau ? z85Encode(pending.bordereau) : null;
     const post = () => {
       if (this.#done || seq !== this.#connectionSeq) return;
-      this.#postOutput(seq, mixId, inputsHash, sig, pending.receive.address);
+      void this.#postOutput(seq, mixId, inputsHash, unblinded, bordereau64, 1);
     };
     if (delayMs > 0) this.#outputTimer = setTimeout(post, delayMs);
     else post();
   }
 
-  /** Posts the unblinded output (after the random delay of {@link #onRegisterOutput}). */
-  #postOutput(seq: number, mixId: string, inputsHash: string, sig: Uint8Array, receiveAddress: string): void {
-    this.#rest
-      .registerOutput({
-        inputsHash,
-        unblindedSignedBordereau64: z85Encode(sig),
-        receiveAddress,
-      })
-      .then(
-        () => {
-          if (!this.#done && seq === this.#connectionSeq) this.#acknowledgeOutput();
-        },
-        (err: unknown) => {
-          if (this.#done) return;
-          if (err instanceof CoordinatorRestError && err.serverMessage !== null) {
-            this.#finish({ status: 'FAIL', reason: 'INPUT_REJECTED', message: err.serverMessage, mixId });
-          } else {
-            this.#finish({
-              status: 'FAIL',
-              reason: 'INTERNAL_ERROR',
-              message: `registerOutput failed: ${(err as Error).message}`,
-              mixId,
-            });
-          }
-        },
+  /**
+   * Posts registerOutput (after the random delay of {@link #onRegisterOutput});
+   * G5+ retry a failure at once with the next postmix address and the same
+   * bordereau, up to `registerOutputAttempts` posts (0.23.42 `MixDialog`);
+   * the last failure ends the attempt.
+   */
+  async #postOutput(
+    seq: number,
+    mixId: string,
+    inputsHash: string,
+    unblinded: string,
+    bordereau64: string | null,
+    attempt: number,
+  ): Promise<void> {
+    const pending = this.#dialog.pending!;
+    const g = this.#o.generation;
+    try {
+      await this.#rest.registerOutput(
+        registerOutputBody(
+          g,
+          { inputsHash, unblindedSignedBordereau64: unblinded, receiveAddress: pending.receive.address },
+          bordereau64,
+        ),
       );
+      if (!this.#done && seq === this.#connectionSeq) this.#acknowledgeOutput();
+    } catch (err) {
+      if (this.#done || seq !== this.#connectionSeq) return;
+      if (attempt < g.registerOutputAttempts && !this.#dialog.signed && !this.#dialog.revealed) {
+        // Next postmix address; the posted one stays used (confirmed).
+        const next = this.#o.receiveAddress();
+        next.confirm();
+        pending.receive = next;
+        this.#o.debug?.(`registerOutput attempt ${attempt} failed: ${(err as Error).message}`);
+        await this.#postOutput(seq, mixId, inputsHash, unblinded, bordereau64, attempt + 1);
+        return;
+      }
+      if (err instanceof CoordinatorRestError && err.serverMessage !== null) {
+        this.#finish({ status: 'FAIL', reason: 'INPUT_REJECTED', message: err.serverMessage, mixId });
+      } else {
+        this.#finish({
+          status: 'FAIL',
+          reason: 'INTERNAL_ERROR',
+          message: `registerOutput failed: ${(err as Error).message}`,
+          mixId,
+        });
+      }
+    }
   }
 
   /** Emits REGISTERED_OUTPUT once per attempt. */

@@ -1,7 +1,9 @@
 /**
- * REST client of a Whirlpool coordinator (spec §1.3, §2.5): `GET /rest/pools`,
- * `GET /rest/tx0` (with the Java client's literal `scode=null`), and
- * `POST /rest/registerOutput`, which must travel over a separate network
+ * REST client of a Whirlpool coordinator (spec §1.3, §2.5, addendum §3):
+ * `GET /rest/pools`, the Tx0 data request of each generation (`GET
+ * /rest/tx0` with the Java client's literal `scode=null`, `POST /rest/tx0`,
+ * `POST /rest/tx0/v1`), `POST /rest/tx0Notify`, `POST /rest/tx0/push`, and
+ * `POST /rest/checkOutput` and `POST /rest/registerOutput`, which must travel over a separate network
  * identity (spec §1.2, §9.6): it has its own `fetch`, so a wallet can route
  * it through another Tor circuit / SOCKS5 proxy (e.g. an undici
  * `ProxyAgent`-backed fetch, or {@link socks5Fetch}).
@@ -19,11 +21,29 @@ import { PROTOCOL_VERSION, REST_POOLS, REST_REGISTER_OUTPUT, REST_TX0 } from '#s
 import {
   type PoolInfo,
   PoolsResponseSchema,
+  PushTxErrorResponseSchema,
+  PushTxSuccessResponseSchema,
   type RegisterOutputRequest,
   RestErrorResponseSchema,
   type Tx0DataResponse,
   Tx0DataResponseSchema,
+  type Tx0DataResponseV2,
+  Tx0DataResponseV2Schema,
 } from '#shared/protocol/messages.ts';
+import { checkOutputCall, type RestCall, tx0PushCall } from '../generations.ts';
+
+/** `POST /rest/tx0/push` was refused with a `PushTxErrorResponse` (addendum §3.6). */
+export class Tx0PushError extends Error {
+  readonly pushTxErrorCode: string;
+  /** Output indices paying to an already used address (`address-reuse`), else null. */
+  readonly voutsAddressReuse: number[] | null;
+  constructor(message: string, pushTxErrorCode: string, voutsAddressReuse: number[] | null) {
+    super(`Tx0 push refused: ${message} (${pushTxErrorCode})`);
+    this.name = 'Tx0PushError';
+    this.pushTxErrorCode = pushTxErrorCode;
+    this.voutsAddressReuse = voutsAddressReuse;
+  }
+}
 
 /** A coordinator REST call failed: HTTP error (with the server's `message` when it sent one) or transport failure. */
 export class CoordinatorRestError extends Error {
@@ -32,18 +52,21 @@ export class CoordinatorRestError extends Error {
   /** `message` of the server's `RestErrorResponse`, or null. */
   readonly serverMessage: string | null;
   readonly url: string;
+  /** The raw answer body of an HTTP error, or null. */
+  readonly responseBody: string | null;
   constructor(
     url: string,
     status: number | null,
     serverMessage: string | null,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; responseBody?: string },
   ) {
     super(message, options);
     this.name = 'CoordinatorRestError';
     this.url = url;
     this.status = status;
     this.serverMessage = serverMessage;
+    this.responseBody = options?.responseBody ?? null;
   }
 }
 
@@ -104,6 +127,57 @@ export class CoordinatorRest {
   tx0Data(poolId: string, scode?: string | null): Promise<Tx0DataResponse> {
     const url = `${this.serverUrl}${REST_TX0}?poolId=${encodeURIComponent(poolId)}&scode=${scode ?? 'null'}`;
     return this.#json(this.#fetch, url, { method: 'GET' }, Tx0DataResponseSchema);
+  }
+
+  /** Tx0 data of every pool from `POST /rest/tx0` or `POST /rest/tx0/v1` (a {@link RestCall} of `tx0DataCall`). */
+  tx0DataV2(call: RestCall): Promise<Tx0DataResponseV2> {
+    return this.#json(this.#fetch, `${this.serverUrl}${call.path}`, postInit(call), Tx0DataResponseV2Schema);
+  }
+
+  /** `GET /rest/tx0` as a {@link RestCall} of `tx0DataCall` (G0–G2). */
+  tx0DataGet(call: RestCall): Promise<Tx0DataResponse> {
+    return this.#json(this.#fetch, `${this.serverUrl}${call.path}`, { method: 'GET' }, Tx0DataResponseSchema);
+  }
+
+  /** Sends a POST whose success is 200 with any body (`tx0Notify`). */
+  async postNoContent(call: RestCall): Promise<void> {
+    await this.#request(this.#fetch, `${this.serverUrl}${call.path}`, postInit(call));
+  }
+
+  /**
+   * `POST /rest/tx0/push`; resolves with the txid. A `PushTxErrorResponse`
+   * with a non-empty `pushTxErrorCode` is thrown as {@link Tx0PushError}
+   * (how 0.24.3 reads it); other failures as {@link CoordinatorRestError}.
+   */
+  async tx0Push(tx64: string, poolId: string): Promise<string> {
+    const call = tx0PushCall(tx64, poolId);
+    const url = `${this.serverUrl}${call.path}`;
+    try {
+      return (await this.#json(this.#fetch, url, postInit(call), PushTxSuccessResponseSchema)).txid;
+    } catch (err) {
+      if (err instanceof CoordinatorRestError && err.responseBody !== null) {
+        let parsed: ReturnType<typeof PushTxErrorResponseSchema.safeParse> | null = null;
+        try {
+          parsed = PushTxErrorResponseSchema.safeParse(JSON.parse(err.responseBody));
+        } catch {
+          // not JSON: keep the REST error
+        }
+        if (parsed?.success && parsed.data.pushTxErrorCode) {
+          throw new Tx0PushError(
+            parsed.data.message,
+            parsed.data.pushTxErrorCode,
+            parsed.data.voutsAddressReuse,
+          );
+        }
+      }
+      throw err;
+    }
+  }
+
+  /** `POST /rest/checkOutput` through the register-output fetch (its own identity); 200 = unused address. */
+  async checkOutput(receiveAddress: string, signature: string): Promise<void> {
+    const call = checkOutputCall(receiveAddress, signature);
+    await this.#request(this.#registerOutputFetch, `${this.serverUrl}${call.path}`, postInit(call));
   }
 
   /**
@@ -212,8 +286,18 @@ export class CoordinatorRest {
         serverMessage !== null
           ? `Coordinator refused ${init.method} ${url}: ${serverMessage}`
           : `Coordinator answered HTTP ${res.status} to ${init.method} ${url}`,
+        { responseBody: text.slice(0, 65_536) },
       );
     }
     return { text, location: null };
   }
+}
+
+/** A JSON POST of a {@link RestCall}. */
+function postInit(call: RestCall): RequestInit {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(call.body ?? {}),
+  };
 }
