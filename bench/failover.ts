@@ -44,19 +44,33 @@
  * instance the clients talk to is never the one killed in their round; since
  * any instance is killed in a later round, clients are restarted every round.
  *
- * Usage: `npm run bench:failover [-- N | --quick]` (default N = 20 kills,
- * `--quick` = 4). Needs the same machine setup as the integration tests
- * (MariaDB on `WHIRLPOOL_TEST_DB_URL`, btcd from `.cache/go-bin` or
- * `$BTCD_BIN`). Prints every round, then plain summary lines
- * `takeover p50=… p95=… max=…` and `clients back p50=… p95=… max=… (n=…)`.
+ * A second cohort each round: {@link CLIENTS} clients that retry like Java
+ * 0.23.28+ (generation `G1-G2`: a *failed* connect is retried after a random
+ * 5–120 s, forever; a lost connection at once) and reach the cluster through
+ * one stable URL — a round-robin TCP balancer over every instance port,
+ * without health checks (what DNS round robin or a stale Onionbalance
+ * descriptor does): after the kill the balancer still sends some connections
+ * to the dead instance, and each such failed connect costs a random delay.
+ * The random window is scaled down by `--retry-scale` (default 10: 0.5–12 s)
+ * so a run stays short; `--retry-scale 1` uses the real 5–120 s. Both
+ * cohorts' figures are printed side by side.
+ *
+ * Usage: `npm run bench:failover [-- N | --quick] [--retry-scale K]`
+ * (default N = 20 kills, `--quick` = 4). Needs the same machine setup as the
+ * integration tests (MariaDB on `WHIRLPOOL_TEST_DB_URL`, btcd from
+ * `.cache/go-bin` or `$BTCD_BIN`). Prints every round, then plain summary
+ * lines `takeover p50=… p95=… max=…`, `clients back p50=… p95=… max=… (n=…)`
+ * (0.23.18-style, relayed) and `clients back (0.23.28+ retry, balancer) …`.
  * Exit code 1 on overlapping serve intervals or a client not back.
  *
  * @module
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MixHandle, type MixOutcome, WhirlpoolClient } from '#client/api.ts';
+import { type GenerationId, type MixHandle, type MixOutcome, WhirlpoolClient } from '#client/api.ts';
+import { RANDOM_RETRY_MAX_MS, RANDOM_RETRY_MIN_MS } from '#client/generations.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
 import { startBtcd } from '#devnet/btcd.ts';
 import { type CoordinatorProcess, nowMs, spawnCoordinator } from '#devnet/coordinator_process.ts';
@@ -67,7 +81,11 @@ import { ServeRecorder } from '#test/support/serve_recorder.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const countArg = args.find((a) => a !== '--quick');
+const scaleAt = args.indexOf('--retry-scale');
+const retryScale = scaleAt >= 0 ? Number(args[scaleAt + 1]) : 10;
+if (!(retryScale >= 1)) throw new Error(`--retry-scale must be a number >= 1, got '${args[scaleAt + 1]}'`);
+const RETRY_WINDOW = { minMs: RANDOM_RETRY_MIN_MS / retryScale, maxMs: RANDOM_RETRY_MAX_MS / retryScale };
+const countArg = args.find((a, i) => a !== '--quick' && a !== '--retry-scale' && i !== scaleAt + 1);
 const kills = countArg === undefined ? (quick ? 4 : 20) : Number(countArg);
 if (!Number.isInteger(kills) || kills < 1)
   throw new Error(`Kill count must be a positive integer, got '${countArg}'`);
@@ -78,7 +96,7 @@ const CLIENTS = 3;
 const ANONYMITY_SET = 10;
 /** Must-mix value above the denomination (pool minerFeeMin 102 .. minerFeeMax 10000). */
 const PREMIX_EXTRA_SATS = 200;
-const CLIENT_BACK_TIMEOUT_MS = 60_000;
+const CLIENT_BACK_TIMEOUT_MS = 60_000 + 2 * RETRY_WINDOW.maxMs;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function percentile(sorted: number[], p: number): number {
@@ -91,6 +109,45 @@ function figures(values: number[]): string {
   const s = [...values].sort((a, b) => a - b);
   const f = (v: number) => `${v.toFixed(0)}ms`;
   return `p50=${f(percentile(s, 50))} p95=${f(percentile(s, 95))} max=${f(s.at(-1)!)} min=${f(s[0]!)}`;
+}
+
+/**
+ * A round-robin TCP balancer on 127.0.0.1 without health checks: each new
+ * connection goes to the next backend port; a dead backend's connection is
+ * closed at once (the client sees a failed connect).
+ */
+async function startBalancer(): Promise<{ port: number; setBackends(ports: number[]): void; close(): void }> {
+  let backends: number[] = [];
+  let next = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    if (backends.length === 0) return void client.destroy();
+    const port = backends[next++ % backends.length]!;
+    const upstream = connect(port, '127.0.0.1');
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    client.pipe(upstream).pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    setBackends(ports) {
+      backends = [...ports];
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 /** One benchmark client: its mix handle and what it went through. */
@@ -147,8 +204,16 @@ try {
     POOLS.every((p) => recorder.servingNow(p).length === 1) &&
     new Set(POOLS.map((p) => recorder.servingNow(p)[0])).size === POOLS.length;
 
-  /** Funds and starts CLIENTS unmodified 0.23 clients of `pool` talking to `serverUrl`. */
-  const startClients = async (pool: string, serverUrl: string): Promise<BenchClient[]> => {
+  /**
+   * Funds and starts CLIENTS unmodified clients of `pool` talking to
+   * `serverUrl`: 0.23.18-style (G0: failed connect retried every 5 s) or
+   * 0.23.28+-style (G1-G2: random delay, scaled by `--retry-scale`).
+   */
+  const startClients = async (
+    pool: string,
+    serverUrl: string,
+    generation: GenerationId = 'G0',
+  ): Promise<BenchClient[]> => {
     const denomination = Math.round(Number.parseFloat(pool) * 1e8);
     const value = denomination + PREMIX_EXTRA_SATS;
     const prepared = [];
@@ -162,7 +227,13 @@ try {
     await btcd.mine(1);
     return prepared.map(({ wallet, utxo }) => {
       // Library defaults: sockjs, reconnectDelayMs 5000, reconnectUntilMs 500000, heartbeat 20000, no acceptRedirect.
-      const client = new WhirlpoolClient({ serverUrl, wallet, rpc: btcd.rpc });
+      const client = new WhirlpoolClient({
+        serverUrl,
+        wallet,
+        rpc: btcd.rpc,
+        generation,
+        session: { randomRetryWindow: RETRY_WINDOW },
+      });
       const handle = client.mix(client.mixUtxo(utxo), { poolId: pool, denomination, maxAttempts: 1 });
       const c: BenchClient = { handle, invitedAt: [], lostReconnects: 0, failedConnects: 0, outcome: null };
       handle.on('phase', (phase) => {
@@ -186,8 +257,12 @@ try {
 
   for (let i = 0; i < 3; i++) await start();
   await waitUntil('two owners and a stand-by', balanced);
+  const balancer = await startBalancer();
+  const livePorts = () => [...procs.keys()].map((id) => Number(new URL(urls.get(id)!).port));
   const takeovers: number[] = [];
   const clientsBack: number[] = [];
+  const retryClientsBack: number[] = [];
+  let retryFailedConnects = 0;
   let notBack = 0;
   let reconnectsLost = 0;
   let connectsFailed = 0;
@@ -196,12 +271,18 @@ try {
     const other = POOLS[(round + 1) % POOLS.length]!;
     const owner = recorder.servingNow(pool)[0]!;
     const entry = recorder.servingNow(other)[0]!;
-    running = await startClients(pool, urls.get(entry)!);
-    await waitUntil(`${CLIENTS} clients invited in ${pool} (owner ${owner}, via ${entry})`, () => {
-      const dead = running.find((c) => c.outcome !== null);
-      if (dead) throw new Error(`A client ended before the kill: ${ended(dead)}`);
-      return running.every((c) => c.invitedAt.length > 0);
-    });
+    balancer.setBackends(livePorts());
+    const legacy = await startClients(pool, urls.get(entry)!);
+    const retrying = await startClients(pool, `http://127.0.0.1:${balancer.port}`, 'G1-G2');
+    running = [...legacy, ...retrying];
+    await waitUntil(
+      `${2 * CLIENTS} clients invited in ${pool} (owner ${owner}, via ${entry} and the balancer)`,
+      () => {
+        const dead = running.find((c) => c.outcome !== null);
+        if (dead) throw new Error(`A client ended before the kill: ${ended(dead)}`);
+        return running.every((c) => c.invitedAt.length > 0);
+      },
+    );
     await sleep(Math.random() * 1000);
     const killedAt = nowMs();
     procs.get(owner)!.signal('SIGKILL');
@@ -213,22 +294,27 @@ try {
     const until = Date.now() + CLIENT_BACK_TIMEOUT_MS;
     while (Date.now() < until && !running.every((c) => backAt(c) !== undefined || c.outcome !== null))
       await sleep(20);
-    const back: string[] = [];
-    for (const c of running) {
-      const t = backAt(c);
-      if (t === undefined) {
-        notBack++;
-        back.push(c.outcome ? `ended (${ended(c)})` : 'not back');
-      } else {
-        clientsBack.push(t - killedAt);
-        back.push(`${(t - killedAt).toFixed(0)}`);
-      }
+    const collect = (clients: BenchClient[], into: number[]): string[] =>
+      clients.map((c) => {
+        const t = backAt(c);
+        if (t === undefined) {
+          notBack++;
+          return c.outcome ? `ended (${ended(c)})` : 'not back';
+        }
+        into.push(t - killedAt);
+        return `${(t - killedAt).toFixed(0)}`;
+      });
+    const back = collect(legacy, clientsBack);
+    const backRetry = collect(retrying, retryClientsBack);
+    for (const c of legacy) {
       reconnectsLost += c.lostReconnects;
       connectsFailed += c.failedConnects;
     }
+    for (const c of retrying) retryFailedConnects += c.failedConnects;
     console.log(
       `kill ${round}/${kills}: ${pool} owner ${owner} → ${recorder.servingNow(pool)[0]} in ${ms.toFixed(0)} ms; ` +
-        `clients via ${entry} back in [${back.join(', ')}] ms`,
+        `0.23.18 clients via ${entry} back in [${back.join(', ')}] ms; ` +
+        `0.23.28+ clients via the balancer back in [${backRetry.join(', ')}] ms`,
     );
     await stopClients(running);
     running = [];
@@ -244,13 +330,21 @@ try {
       'relayed by the other pool owner, reconnect after lost connection 0 ms, failed connect retry 5000 ms, heart-beat 20000 ms',
   );
   console.log(
-    `client reconnects: ${reconnectsLost} after a lost connection, ${connectsFailed} failed connects; ` +
-      `overlapping serve intervals: ${overlaps.length}`,
+    `second cohort: ${CLIENTS} clients per round with the 0.23.28+ retry (random ${RETRY_WINDOW.minMs}-${RETRY_WINDOW.maxMs} ms after a failed connect = ` +
+      `${RANDOM_RETRY_MIN_MS}-${RANDOM_RETRY_MAX_MS} ms scaled by 1/${retryScale}), through a round-robin TCP balancer over every instance without health checks`,
+  );
+  console.log(
+    `client reconnects: ${reconnectsLost} after a lost connection, ${connectsFailed} failed connects (0.23.18 cohort); ` +
+      `${retryFailedConnects} failed connects (0.23.28+ cohort); overlapping serve intervals: ${overlaps.length}`,
   );
   console.log(`takeover ${figures(takeovers)} (n=${takeovers.length})`);
   console.log(
-    `clients back ${figures(clientsBack)} (n=${clientsBack.length}, not back within ${CLIENT_BACK_TIMEOUT_MS} ms: ${notBack})`,
+    `clients back ${figures(clientsBack)} (n=${clientsBack.length}, 0.23.18 retry, relayed; not back within ${CLIENT_BACK_TIMEOUT_MS} ms: ${notBack} in both cohorts)`,
   );
+  console.log(
+    `clients back (0.23.28+ retry, balancer, window /${retryScale}) ${figures(retryClientsBack)} (n=${retryClientsBack.length})`,
+  );
+  balancer.close();
   if (overlaps.length > 0 || notBack > 0) process.exitCode = 1;
 } finally {
   for (const c of running) c.handle.stop();
