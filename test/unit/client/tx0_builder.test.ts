@@ -11,7 +11,8 @@ import { buildTx0 } from '#client/tx0/tx0_builder.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
 import { bip47AccountFromSeed } from '#shared/bitcoin/bip47.ts';
 import { z85Encode } from '#shared/codec/z85.ts';
-import { decodeFeePayload } from '#shared/protocol/fee_payload.ts';
+import { unmaskFeeOpReturnV1 } from '#shared/protocol/fee_op_return.ts';
+import { decodeFeePayload, encodeFeePayload, scodePayloadFromShort } from '#shared/protocol/fee_payload.ts';
 import type { Tx0DataResponse } from '#shared/protocol/messages.ts';
 import { ecdhSharedX, serializeOutpoint, xorMask } from '#shared/protocol/xor_mask.ts';
 
@@ -155,3 +156,57 @@ describe('buildTx0 against the client test Tx0 of spec §8.6', () => {
 });
 
 const tx0InputTxid = 'cc588cdcb368f894a41c372d1f905770b61ecb3fb8e5e01a97e7cedbf5e324ae';
+
+describe('buildTx0 with a V1 OP_RETURN (G5+, addendum §9.5)', () => {
+  const wallet = Wallet.fromMnemonic(ALL, { passphrase: 'whirlpool', network: 'testnet' });
+  const input = wallet.account('deposit').key(0, 61);
+  const premix = wallet.account('premix');
+  const deposit = wallet.account('deposit');
+  /** The Java tests' static masking key (test mode). */
+  const TEST_MASKING_KEY = hexToBytes('4b5260af762d91443d65f8d4f2f1d9ea166e4d0fb8d59d47311db7bb2c34ecba');
+  const V1_RAW =
+    '01000000000101ae24e3f5dbcee7971ae0e5b83fcb1eb67057901f2d371ca494f868b3dc8c58cc0100000000ffffffff040000000000000000536a4c504d51fe709cbcb9ad363057318d1898fc2c024da31dca9796e1aa290e7db2c7226f83da6bc62fc79f15a3fe70694c036e350b47817fe80c931d2e7317d46b6017af2427f201bec425e41ae8d89a029d011027000000000000160014f6a884f18f4d7e78a4167c3e56773c3ae58e0164ee2b0000000000001600141bd05eb7c9cb516fddd8187cecb2e0cb4e21ac87d6420f00000000001600141dffe6e395c95927e4a16e8e6bd6d05604447e4d02473044022037cb7ab0cc47cd12396a08a24cb65f8ba88f0a2ace0dfc40c52933647bc30e6d02207b15a0adfa6fff0fc673424ffd9551e39c71a4e840a39493b186fa51d9d6c29001210349baf197181fe53937d225d0e7bd14d8b5f921813c038a95d7c2648500c119b000000000';
+
+  function buildV1(maskingKey?: Uint8Array) {
+    return buildTx0({
+      network: 'testnet',
+      inputs: [
+        { txid: tx0InputTxid, vout: 1, value: 1_021_397, script: input.script, privateKey: input.privateKey },
+      ],
+      fee: {
+        feeValue: 0,
+        feeChange: 10_000,
+        feeAddress: null,
+        feePaymentCode: SECRET.paymentCode,
+        feePayload: encodeFeePayload({ feeIndice: 1, scodePayload: scodePayloadFromShort(2) }, 46),
+      },
+      opReturn: 'V1',
+      maskingKey,
+      premixValue: 1_000_150,
+      premixAddresses: [premix.key(0, 0).address],
+      minerFee: 1,
+      feeChangeAddress: deposit.key(1, 0).address,
+      changeAddress: deposit.key(1, 1).address,
+    });
+  }
+
+  it('reproduces Tx0ServiceV1Test tx0_1premix_withChange_scode_nofee byte for byte', () => {
+    const tx0 = buildV1(TEST_MASKING_KEY);
+    expect(tx0.hex).toBe(V1_RAW);
+    expect(tx0.txid).toBe('35fcb9366fc80b01609de812c024da922675211c12d7abc49ace29d825d315f6');
+    expect(tx0.opReturnData).toHaveLength(80);
+    expect(tx0.outputs.find((o) => o.kind === 'opReturn')?.script.slice(0, 3)).toEqual(
+      Uint8Array.of(0x6a, 0x4c, 0x50),
+    );
+  });
+
+  it('draws a fresh masking key per Tx0 when none is given; the coordinator unmasks both', () => {
+    const a = buildV1();
+    const b = buildV1();
+    expect(bytesToHex(a.opReturnData.slice(46, 79))).not.toBe(bytesToHex(b.opReturnData.slice(46, 79)));
+    for (const tx0 of [a, b]) {
+      const plain = unmaskFeeOpReturnV1(tx0.opReturnData, serializeOutpoint(tx0InputTxid, 1), SECRET.notificationPrivKey);
+      expect(bytesToHex(plain.slice(0, 10))).toBe('00010000000100020000');
+    }
+  });
+});
