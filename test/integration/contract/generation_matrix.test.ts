@@ -121,9 +121,20 @@ describe('generation matrix on a 3-instance cluster', () => {
       procs.push(p);
     }
     await Promise.all(procs.map((p) => p.waitFor((l) => l.msg === 'coordinator started', 60_000)));
-    const deadline = Date.now() + 60_000;
-    while (!ALL_POOLS.every((pool) => recorder.servingNow(pool).length === 1)) {
-      if (Date.now() > deadline) throw new Error(`Pools not all served:\n${logs()}`);
+    // Wait for the balanced assignment (3/2/2 pools), unchanged for 3 s: pools handed over
+    // after the wallets chose their instances would turn a relay or redirect into a direct session.
+    const deadline = Date.now() + 90_000;
+    let stableSince = 0;
+    let last = '';
+    for (;;) {
+      const owners = ALL_POOLS.map((pool) => recorder.servingNow(pool));
+      const counts = INSTANCES.map((i) => owners.filter((o) => o.length === 1 && o[0] === i).length);
+      const now = owners.map((o) => o.join('+')).join(',');
+      const balanced = owners.every((o) => o.length === 1) && Math.max(...counts) - Math.min(...counts) <= 1;
+      if (now !== last) stableSince = Date.now();
+      last = now;
+      if (balanced && Date.now() - stableSince >= 3000) break;
+      if (Date.now() > deadline) throw new Error(`Pools not balanced (${now}):\n${logs()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }, 120_000);
