@@ -153,6 +153,34 @@ describe('client CLI (real process)', () => {
     expect(out).toMatch(/Attempt failed for [0-9a-f]{64}:\d+: STOPPED/);
   });
 
+  it('--generation makes the Tx0 the way that Java generation does; an unknown one is refused', async () => {
+    const unknown = await cli([...base, '--generation', 'G9', 'pools'], {
+      WHIRLPOOL_MNEMONIC: Wallet.generateMnemonic(),
+    });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/Allowed choices are G0, G1-G2, G3, G4, G5, G6/);
+    for (const [generation, script] of [
+      ['G3', '00000000000000426a40'],
+      ['G5', '00000000000000536a4c50'],
+    ] as const) {
+      const words = Wallet.generateMnemonic();
+      const env = { WHIRLPOOL_MNEMONIC: words };
+      const state = ['--state-file', join(dir, `state-${generation}.json`)];
+      const address = Wallet.fromMnemonic(words, { network: 'regtest' }).account('deposit').key(0, 0).address;
+      await btcd.wallet.fund(address, 3_000_000n);
+      await btcd.mine(1);
+      const tx0 = await cli(
+        [...base, ...state, '--generation', generation, 'tx0', '--pool', '0.01btc', '--max-outputs', '1'],
+        env,
+      );
+      expect(tx0.code, tx0.stderr).toBe(0);
+      const txid = /Broadcast Tx0 ([0-9a-f]{64})/.exec(tx0.stdout)?.[1];
+      const raw = await btcd.rpc.getRawTransaction(txid!);
+      // The fee OP_RETURN output (value 0, script length, script): V0 (64 bytes, G3) or V1 (80 bytes, G5).
+      expect(raw?.hex.includes(script), generation).toBe(true);
+    }
+  });
+
   it('prints one clear line on errors', async () => {
     const bad = await cli([...base, '--mnemonic-file', join(dir, 'missing.txt'), 'balances']);
     expect(bad.code).toBe(1);
