@@ -205,7 +205,11 @@ describe('buildTx0 with a V1 OP_RETURN (G5+, addendum §9.5)', () => {
     const b = buildV1();
     expect(bytesToHex(a.opReturnData.slice(46, 79))).not.toBe(bytesToHex(b.opReturnData.slice(46, 79)));
     for (const tx0 of [a, b]) {
-      const plain = unmaskFeeOpReturnV1(tx0.opReturnData, serializeOutpoint(tx0InputTxid, 1), SECRET.notificationPrivKey);
+      const plain = unmaskFeeOpReturnV1(
+        tx0.opReturnData,
+        serializeOutpoint(tx0InputTxid, 1),
+        SECRET.notificationPrivKey,
+      );
       expect(bytesToHex(plain.slice(0, 10))).toBe('00010000000100020000');
     }
   });
