@@ -21,9 +21,10 @@
  * const outcomes = await Promise.all(handles.map((h) => h.done));
  * ```
  *
- * The client speaks the newest generation (0.24.3: `POST /rest/tx0/v1`, V1
- * OP_RETURN, `POST /rest/tx0/push`, random bordereau, checkOutput,
- * `blockHeight`) unless `generation` names an older one (`client/generations.ts`).
+ * The client behaves exactly like one Java client generation
+ * (`client/generations.ts`): `generation` picks it, from G0 (0.23.18) to G6
+ * (0.24.3: `POST /rest/tx0/v1`, V1 OP_RETURN, push, random bordereau,
+ * checkOutput, `blockHeight`); the default is `DEFAULT_GENERATION`.
  *
  * With directory discovery instead of one coordinator URL (cluster):
  * ```ts
@@ -160,7 +161,7 @@ export interface WhirlpoolClientOptions {
   preferOnion?: boolean;
   /** Extra options handed to every mix session (debug sink, ws options, scaled random retry window). */
   session?: Pick<MixSessionOptions, 'debug' | 'wsOptions' | 'connectTimeoutMs' | 'randomRetryWindow'>;
-  /** Client generation to behave as (default {@link DEFAULT_GENERATION}, the newest: 0.24.3). */
+  /** Client generation to behave as (default {@link DEFAULT_GENERATION}). */
   generation?: GenerationId;
   /** `partnerId` of `POST /rest/tx0[/v1]` (default `SAMOURAI`; Sparrow sends `SPARROW`). */
   partnerId?: string;

@@ -50,7 +50,7 @@ function positiveInt(v: string): number {
 
 function program(): Command {
   const cmd = new Command('whirlpool-client')
-    .description('Whirlpool 0.23 reference client (speaks every client generation, newest by default)')
+    .description('Whirlpool 0.23 reference client (behaves like any Java client generation, --generation)')
     .option(
       '--server <url>',
       'coordinator base URL (default http://127.0.0.1:8080)',

@@ -14,6 +14,7 @@ import { Transaction } from '@scure/btc-signer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import { type MixOutcome, type MixPhase, WhirlpoolClient } from '#client/api.ts';
+import { GENERATIONS } from '#client/generations.ts';
 import { MixSession } from '#client/mix/mix_session.ts';
 import type { MixUtxo, ReceiveAddress } from '#client/mix/mix_types.ts';
 import { CoordinatorRest } from '#client/rest/coordinator_rest.ts';
@@ -626,7 +627,13 @@ describe('MixSession against a fake coordinator', () => {
     const url = server.url;
     const h = harness(server);
     await server.close();
-    const s = h.session({ serverUrl: url, reconnectDelayMs: 150, reconnectUntilMs: 700 });
+    // The 0.23.18 (G0) rule; from 0.23.28 on the retry is random and endless (next test).
+    const s = h.session({
+      serverUrl: url,
+      reconnectDelayMs: 150,
+      reconnectUntilMs: 700,
+      generation: GENERATIONS.G0,
+    });
     const reconnects: number[] = [];
     s.on('reconnect', (r) => reconnects.push(r.delayMs));
     const t0 = Date.now();
@@ -637,6 +644,123 @@ describe('MixSession against a fake coordinator', () => {
     expect(elapsed).toBeLessThan(3000);
     expect(reconnects.length).toBeGreaterThanOrEqual(4);
     expect(reconnects.every((d) => d === 150)).toBe(true);
+  });
+});
+
+describe('later client generations (addendum §6, client/generations.ts)', () => {
+  it('0.23.28+: a failed connect is retried after a random delay of the window, past reconnectUntil', async () => {
+    server = await FakeCoordinator.start();
+    const url = server.url;
+    const h = harness(server);
+    await server.close();
+    const s = h.session({
+      serverUrl: url,
+      reconnectUntilMs: 200,
+      generation: GENERATIONS['G1-G2'],
+      randomRetryWindow: { minMs: 50, maxMs: 120 },
+    });
+    const delays: number[] = [];
+    s.on('reconnect', (r) => delays.push(r.delayMs));
+    void s.run();
+    const t0 = Date.now();
+    while (delays.length < 6) await new Promise((r) => setTimeout(r, 20));
+    expect(Date.now() - t0).toBeGreaterThan(200); // still retrying after reconnectUntil
+    expect(delays.every((d) => d >= 50 && d < 120)).toBe(true);
+    expect(new Set(delays).size).toBeGreaterThan(1);
+    s.stop();
+    expect(await s.run()).toMatchObject({ status: 'FAIL', reason: 'STOPPED' });
+  });
+
+  it('G6: blockHeight in registerInput, a random 30-byte bordereau blind-signed and sent as bordereau64', async () => {
+    server = await FakeCoordinator.start();
+    const h = harness(server);
+    const key = mixKey();
+    const mixId = 'e'.repeat(32);
+    let registerInput: Record<string, unknown> | null = null;
+    server.onSend = (c, dest, body) => {
+      if (dest === '/ws/registerInput') {
+        registerInput = body;
+        c.message('ConfirmInputMixStatusNotification', {
+          status: 'CONFIRM_INPUT',
+          mixId,
+          publicKey64: z85Encode(key.spki),
+        });
+      } else if (dest === '/ws/confirmInput') {
+        c.message('ConfirmInputResponse', {
+          mixId,
+          signedBordereau64: z85Encode(key.sign(z85Decode(String(body.blindedBordereau64)))),
+        });
+        c.message('RegisterOutputMixStatusNotification', {
+          status: 'REGISTER_OUTPUT',
+          mixId,
+          inputsHash: 'b'.repeat(128),
+        });
+      }
+    };
+    const s = h.session({ generation: GENERATIONS.G6, blockHeight: () => 812 });
+    void s.run();
+    while (h.posted.length === 0) await new Promise((r) => setTimeout(r, 10));
+    expect(Object.keys(registerInput!)).toEqual([
+      'poolId',
+      'utxoHash',
+      'utxoIndex',
+      'signature',
+      'liquidity',
+      'blockHeight',
+    ]);
+    expect(registerInput!.blockHeight).toBe(812);
+    const post = h.posted[0]!;
+    expect(Object.keys(post)).toEqual([
+      'inputsHash',
+      'unblindedSignedBordereau64',
+      'receiveAddress',
+      'bordereau64',
+    ]);
+    expect(String(post.bordereau64)).toHaveLength(38);
+    const bordereau = z85Decode(String(post.bordereau64));
+    expect(bordereau).toHaveLength(30);
+    const rsa = parseRsaSpki(key.spki);
+    const sig = z85Decode(String(post.unblindedSignedBordereau64));
+    expect(pssVerify(bordereau, sig, rsa)).toBe(true);
+    expect(pssVerify(new TextEncoder().encode(String(post.receiveAddress)), sig, rsa)).toBe(false);
+    s.stop();
+  });
+
+  it('G6: a refused registerOutput is posted 11 times in all, each with a new address and the same bordereau', async () => {
+    server = await FakeCoordinator.start();
+    const key = mixKey();
+    const mixId = '9'.repeat(32);
+    const h = harness(server, D + 300, 500, '{"message":"Output already registered"}');
+    server.onSend = (c, dest, body) => {
+      if (dest === '/ws/registerInput') {
+        c.message('ConfirmInputMixStatusNotification', {
+          status: 'CONFIRM_INPUT',
+          mixId,
+          publicKey64: z85Encode(key.spki),
+        });
+      } else if (dest === '/ws/confirmInput') {
+        c.message('ConfirmInputResponse', {
+          mixId,
+          signedBordereau64: z85Encode(key.sign(z85Decode(String(body.blindedBordereau64)))),
+        });
+        c.message('RegisterOutputMixStatusNotification', {
+          status: 'REGISTER_OUTPUT',
+          mixId,
+          inputsHash: 'c'.repeat(128),
+        });
+      }
+    };
+    const outcome = await h.session({ generation: GENERATIONS.G6 }).run();
+    expect(outcome).toMatchObject({
+      status: 'FAIL',
+      reason: 'INPUT_REJECTED',
+      message: 'Output already registered',
+    });
+    expect(h.posted).toHaveLength(11);
+    expect(new Set(h.posted.map((p) => p.receiveAddress)).size).toBe(11);
+    expect(new Set(h.posted.map((p) => p.bordereau64)).size).toBe(1);
+    expect(new Set(h.posted.map((p) => p.unblindedSignedBordereau64)).size).toBe(1);
+    expect(h.receive.confirmed).toEqual(h.posted.map((p) => p.receiveAddress));
   });
 });
 
