@@ -259,10 +259,12 @@ export async function startCoordinator(
       },
     });
     // Cluster routing (redirects, registerOutput 307): attached to the cluster node in step 6.
+    const clusterConfig = clusterConfigFromEnv({ ...env });
     const clusterFront = createClusterFrontend({
       engine: mixEngine,
       db,
       logger: log.child({ module: 'cluster' }),
+      relaySecret: clusterConfig.relaySecret,
     });
     const poolStatus = new PoolStatusStore(db);
     const app = new Hono();
@@ -280,7 +282,7 @@ export async function startCoordinator(
           nextFeeIndex: () => store.nextFeeIndex(),
           delayMs: config.tx0DelayMs,
         },
-        registerOutput: (req) => clusterFront.registerOutput(req),
+        registerOutput: (req, via) => clusterFront.registerOutput(req, via),
         // later generations (addendum §3): state only in the shared database, any instance answers
         tx0V2: {
           tx0: {
@@ -337,7 +339,6 @@ export async function startCoordinator(
     ops.setSessionSource(() => httpServer.sessions());
 
     // 6. cluster (or every pool alone when WHIRLPOOL_CLUSTER_ENABLED=false)
-    const clusterConfig = clusterConfigFromEnv({ ...env });
     cluster = await startClusterNode({
       db: instrumentClusterDb(clusterDb, ops),
       engine: mixEngine,

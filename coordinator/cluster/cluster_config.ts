@@ -31,6 +31,8 @@ export interface ClusterConfig {
   urlClear: string | null;
   urlOnion: string | null;
   timing: ClusterTiming;
+  /** `WHIRLPOOL_RELAY_SECRET` (secret, ≥ 32 chars, same on every instance), null when unset. */
+  relaySecret: string | null;
 }
 
 /** Default timing (see module doc). */
@@ -64,6 +66,7 @@ const EnvSchema = z.object({
   WHIRLPOOL_REBALANCE_POLLS: intMs.optional(),
   WHIRLPOOL_ORPHAN_GRACE_MS: intMs.optional(),
   WHIRLPOOL_DRAIN_TIMEOUT_MS: intMs.optional(),
+  WHIRLPOOL_RELAY_SECRET: z.string().min(32, 'at least 32 characters').optional(),
 });
 
 /** A fresh instance id: `<hostname>-<8 hex>` (unique per process start). */
@@ -105,6 +108,7 @@ export function clusterConfigFromEnv(env: Record<string, string | undefined> = p
     urlClear: e.WHIRLPOOL_URL_CLEAR ?? null,
     urlOnion: e.WHIRLPOOL_URL_ONION ?? null,
     timing,
+    relaySecret: e.WHIRLPOOL_RELAY_SECRET ?? null,
   };
 }
 

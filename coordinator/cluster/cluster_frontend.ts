@@ -23,6 +23,7 @@ import {
   type ClusterRouting,
   ClusterStompApplication,
   clusterRegisterOutput,
+  type RequestVia,
   type RoutedEngine,
 } from './cluster_routing.ts';
 import { MixInputsHashStore } from './mix_inputs_hash_store.ts';
@@ -33,7 +34,7 @@ export interface ClusterFrontend {
   /** The STOMP application for the transport. */
   stomp: StompApplication;
   /** The REST app's `registerOutput` (HTTP 307 to the holder of the mix). */
-  registerOutput(req: RegisterOutputRequest): Promise<undefined | { redirectTo: string }>;
+  registerOutput(req: RegisterOutputRequest, via?: RequestVia): Promise<undefined | { redirectTo: string }>;
   /** Connects the front to the running cluster node (null: clustering disabled). */
   attach(node: ClusterNode | null): void;
 }
@@ -46,6 +47,8 @@ export interface ClusterFrontendOptions {
   };
   db: TxQueryable;
   logger: Logger;
+  /** Cluster-wide relay secret (WHIRLPOOL_RELAY_SECRET), null: relayed client IPs neither sent nor used. */
+  relaySecret?: string | null;
 }
 
 /** Builds the front; see module doc. */
@@ -69,12 +72,15 @@ export function createClusterFrontend(opts: ClusterFrontendOptions): ClusterFron
     routing,
     inputsHashes,
     logger: opts.logger,
+    relaySecret: opts.relaySecret ?? null,
   });
-  let clustered: ((req: RegisterOutputRequest) => Promise<undefined | { redirectTo: string }>) | null = null;
+  let clustered:
+    | ((req: RegisterOutputRequest, via?: RequestVia) => Promise<undefined | { redirectTo: string }>)
+    | null = null;
   return {
     stomp,
-    async registerOutput(req) {
-      if (clustered) return clustered(req);
+    async registerOutput(req, via) {
+      if (clustered) return clustered(req, via);
       await opts.engine.registerOutput(req);
       return undefined;
     },

@@ -28,6 +28,7 @@ import type { RegisterOutputRequest } from '#shared/protocol/messages.ts';
 import { acceptsRedirect, HEADER_ACCEPT_REDIRECT, type RedirectResponse } from '#shared/protocol/redirect.ts';
 import type { PoolOwner } from './cluster_node.ts';
 import type { MixInputsHashStore } from './mix_inputs_hash_store.ts';
+import { HEADER_RELAY_AUTH, verifyRelayClaim } from './relay_auth.ts';
 import { HEADER_RELAY_CLIENT_IP, HEADER_RELAYED_BY, isRelayedSession, StompRelay } from './stomp_relay.ts';
 
 /** What routing needs from the cluster node. */
@@ -65,21 +66,50 @@ export interface ClusterStompOptions {
   inputsHashTtlMs?: number;
   /** Relay unmodified 0.23 clients to the owner of their pool (default true; false: ErrorResponse naming the owner). */
   relayUnmodified?: boolean;
+  /**
+   * Cluster-wide relay secret (`WHIRLPOOL_RELAY_SECRET`): relays send the
+   * client's IP with an HMAC claim; a relayed session whose claim verifies
+   * is handed to the engine with that IP. Null: IPs are neither sent nor used.
+   */
+  relaySecret?: string | null;
 }
 
-/** A session as handed to the engine: same identity, `sendPrivate` observed. */
+/**
+ * The client IP a relayed session's CONNECT vouches for with a valid HMAC
+ * claim (relay_auth.ts) addressed to `ownerId`, else null.
+ */
+export function verifiedRelayClientIp(
+  connectHeaders: ReadonlyMap<string, string>,
+  ownerId: string,
+  secret: string | null | undefined,
+  nowMs: number,
+): string | null {
+  const relayedBy = connectHeaders.get(HEADER_RELAYED_BY);
+  const clientIp = connectHeaders.get(HEADER_RELAY_CLIENT_IP);
+  if (!secret || relayedBy === undefined || clientIp === undefined || clientIp.length > 64) return null;
+  const claim = { relayedBy, ownerId, clientIp };
+  return verifyRelayClaim(secret, connectHeaders.get(HEADER_RELAY_AUTH), claim, nowMs) ? clientIp : null;
+}
+
+/** A session as handed to the engine: same identity (IP: the verified relayed client's, if any), `sendPrivate` observed. */
 class ObservedSession implements ClientSession {
   readonly #inner: ClientSession;
   readonly #onSend: (name: string, payload: unknown) => void;
-  constructor(inner: ClientSession, onSend: (name: string, payload: unknown) => void) {
+  readonly #ip: string | null;
+  constructor(inner: ClientSession, onSend: (name: string, payload: unknown) => void, ip: string | null) {
     this.#inner = inner;
     this.#onSend = onSend;
+    this.#ip = ip;
   }
   get id(): string {
     return this.#inner.id;
   }
   get ip(): string {
-    return this.#inner.ip;
+    return this.#ip ?? this.#inner.ip;
+  }
+  /** The relayed client's IP vouched for by a valid relay claim, else null. */
+  get verifiedRelayClientIp(): string | null {
+    return this.#ip;
   }
   get connectHeaders(): ReadonlyMap<string, string> {
     return this.#inner.connectHeaders;
@@ -126,7 +156,16 @@ export class ClusterStompApplication implements StompApplication {
     let s = this.#sessions.get(session.id);
     if (!s) {
       const state: SessionState = {
-        wrapped: new ObservedSession(session, (name, payload) => this.#observe(state, name, payload)),
+        wrapped: new ObservedSession(
+          session,
+          (name, payload) => this.#observe(state, name, payload),
+          verifiedRelayClientIp(
+            session.connectHeaders,
+            this.#o.routing.instanceId,
+            this.#o.relaySecret,
+            Date.now(),
+          ),
+        ),
         poolId: null,
         timers: new Set(),
         relay: null,
@@ -165,7 +204,7 @@ export class ClusterStompApplication implements StompApplication {
           ip: session.ip,
           poolId,
           relayedBy: headers.get(HEADER_RELAYED_BY) ?? session.connectHeaders.get(HEADER_RELAYED_BY),
-          relayClientIpUnverified: session.connectHeaders.get(HEADER_RELAY_CLIENT_IP),
+          relayClientIp: s.wrapped.verifiedRelayClientIp ?? 'unverified (ignored)',
         },
         'relayed subscribe',
       );
@@ -232,6 +271,7 @@ export class ClusterStompApplication implements StompApplication {
         ownerUrl: owner.urlClear!,
         ownerId: owner.instanceId,
         instanceId: this.#o.routing.instanceId,
+        relaySecret: this.#o.relaySecret ?? null,
         logger: this.#log,
       });
     } catch (err) {
@@ -314,16 +354,42 @@ export interface ClusterRegisterOutputOptions {
   lookupWaitMs?: number;
 }
 
+/** How a registerOutput reached this instance: the request's `Host` header. */
+export interface RequestVia {
+  host?: string | undefined;
+}
+
+/** True when `host` (a Host header, port allowed) is a `.onion` name. */
+export function isOnionHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.trim().toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+  return name.endsWith('.onion');
+}
+
+/**
+ * Base URL a registerOutput is redirected to, following the request's host:
+ * onion in ⇒ the holder's onion URL only (never a downgrade to clear; none ⇒
+ * null, no redirect); clear in ⇒ the clear URL (onion when it has none).
+ */
+export function registerOutputTarget(
+  holder: { urlClear: string | null; urlOnion: string | null },
+  via: RequestVia,
+): string | null {
+  const base = isOnionHost(via.host) ? holder.urlOnion : (holder.urlClear ?? holder.urlOnion);
+  return base ? base.replace(/\/+$/, '') : null;
+}
+
 /**
  * The REST app's `registerOutput` in a cluster: handled here when this
  * instance holds the mix, else `{ redirectTo }` (→ HTTP 307, the client
- * re-POSTs the same body) to the holder's clear URL (onion when it has none).
+ * re-POSTs the same body) to the holder's URL of the same kind as the one
+ * the request came in on ({@link registerOutputTarget}).
  */
 export function clusterRegisterOutput(
   opts: ClusterRegisterOutputOptions,
-): (req: RegisterOutputRequest) => Promise<undefined | { redirectTo: string }> {
+): (req: RegisterOutputRequest, via?: RequestVia) => Promise<undefined | { redirectTo: string }> {
   const wait = opts.lookupWaitMs ?? 1500;
-  return async (req) => {
+  return async (req, via = {}) => {
     if (opts.engine.findMixByInputsHash(req.inputsHash)) {
       await opts.engine.registerOutput(req);
       return undefined;
@@ -335,8 +401,12 @@ export function clusterRegisterOutput(
         return null;
       });
       if (loc && loc.instanceId !== opts.instanceId) {
-        const base = (loc.urlClear ?? loc.urlOnion)?.replace(/\/+$/, '');
+        const base = registerOutputTarget(loc, via);
         if (base) return { redirectTo: `${base}${REST_REGISTER_OUTPUT}` };
+        opts.logger.warn(
+          { inputsHash: req.inputsHash, holder: loc.instanceId },
+          'registerOutput came in on the onion URL but the holder of the mix has none: not redirected',
+        );
       }
       if (loc || performance.now() >= until || opts.engine.findMixByInputsHash(req.inputsHash)) break;
       await new Promise((r) => setTimeout(r, 100));

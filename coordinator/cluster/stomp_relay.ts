@@ -3,12 +3,14 @@
  * §6): a client that cannot follow a `RedirectResponse` keeps its STOMP
  * session on the instance it reached, and that instance opens ONE upstream
  * STOMP session (raw WebSocket `…/ws/connect`, `ws` + the project's STOMP
- * codec) to the clear URL of the instance serving the pool, then copies
+ * codec) to the clear URL of the instance serving the pool — over TLS
+ * (`wss:`) unless the owner is on loopback (relay_auth.ts) — then copies
  * frames both ways:
  *
  * - upstream: CONNECT (the client's own CONNECT headers such as `poolId`,
- *   minus STOMP-level ones and `acceptRedirect`, plus {@link HEADER_RELAYED_BY}
- *   and {@link HEADER_RELAY_CLIENT_IP}), then SUBSCRIBE `/private/reply` with
+ *   minus STOMP-level ones and `acceptRedirect`, plus {@link HEADER_RELAYED_BY};
+ *   {@link HEADER_RELAY_CLIENT_IP} and its HMAC claim `relayAuth` only with a
+ *   relay secret and over TLS or loopback), then SUBSCRIBE `/private/reply` with
  *   the client's SUBSCRIBE headers (`poolId`, `protocolVersion`, never
  *   `acceptRedirect`) plus {@link HEADER_RELAYED_BY}: the owner never
  *   redirects or relays such a session again (loop protection);
@@ -50,6 +52,7 @@ import { HEADER_ACCEPT_REDIRECT } from '#shared/protocol/redirect.ts';
 import { StompDecoder } from '#shared/stomp/decoder.ts';
 import { bodyText, frameToString, getHeader, type StompFrame } from '#shared/stomp/frame.ts';
 import { negotiateHeartbeat, parseHeartbeatHeader } from '#shared/stomp/heartbeat.ts';
+import { HEADER_RELAY_AUTH, type RelayLink, relayClaim, relayLink } from './relay_auth.ts';
 
 /**
  * CONNECT/SUBSCRIBE header by which a relaying instance marks its upstream
@@ -59,9 +62,10 @@ import { negotiateHeartbeat, parseHeartbeatHeader } from '#shared/stomp/heartbea
 export const HEADER_RELAYED_BY = 'relayedBy';
 
 /**
- * CONNECT header carrying the relayed client's IP address. Informative only:
- * the owner logs it but never trusts it (it cannot tell a relaying instance
- * from a client that sets the header); blame records keep the connection IP.
+ * CONNECT header carrying the relayed client's IP address, sent only with a
+ * `relayAuth` HMAC claim (shared relay secret) over a TLS or loopback link.
+ * The owner uses it only when the claim verifies (relay_auth.ts); otherwise
+ * it is ignored and blame records keep the connection IP.
  */
 export const HEADER_RELAY_CLIENT_IP = 'relayClientIp';
 
@@ -80,6 +84,7 @@ const NOT_FORWARDED = new Set([
   HEADER_ACCEPT_REDIRECT,
   HEADER_RELAYED_BY,
   HEADER_RELAY_CLIENT_IP,
+  HEADER_RELAY_AUTH,
 ]);
 
 const MESSAGE_TYPE_NAMES: ReadonlyMap<string, MessageTypeName> = new Map(
@@ -89,17 +94,12 @@ const MESSAGE_TYPE_NAMES: ReadonlyMap<string, MessageTypeName> = new Map(
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
 
-/** The raw STOMP WebSocket URL (`ws[s]://host/…/ws/connect`) of an instance's base URL. */
+/**
+ * The raw STOMP WebSocket URL (`ws[s]://host/…/ws/connect`) of an instance's
+ * base URL; throws for a clear link to a non-loopback owner (relay_auth.ts).
+ */
 export function relayWebSocketUrl(baseUrl: string): string {
-  const u = new URL(baseUrl);
-  if (u.protocol === 'http:') u.protocol = 'ws:';
-  else if (u.protocol === 'https:') u.protocol = 'wss:';
-  else if (u.protocol !== 'ws:' && u.protocol !== 'wss:')
-    throw new Error(`Cannot relay to "${baseUrl}": unsupported URL scheme "${u.protocol}"`);
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}${WS_CONNECT}`;
-  u.search = '';
-  u.hash = '';
-  return u.toString();
+  return relayLink(baseUrl, WS_CONNECT).url;
 }
 
 /** True when a SUBSCRIBE (or its session's CONNECT) comes from a relaying instance. */
@@ -122,6 +122,8 @@ export interface StompRelayOptions {
   ownerId: string;
   /** This instance's id (value of {@link HEADER_RELAYED_BY}). */
   instanceId: string;
+  /** Cluster-wide relay secret: without it the client's IP is never sent upstream. */
+  relaySecret?: string | null;
   logger: Logger;
   /** Time allowed from the WebSocket dial to CONNECTED (default 10 000 ms). */
   connectTimeoutMs?: number;
@@ -147,6 +149,7 @@ export class StompRelay {
   readonly #o: StompRelayOptions;
   readonly #log: Logger;
   readonly #ws: WebSocket;
+  readonly #link: RelayLink;
   readonly #decoder: StompDecoder;
   /** SEND frames waiting for the upstream SUBSCRIBE; null once flushed. */
   #queue: string[] | null = [];
@@ -166,7 +169,8 @@ export class StompRelay {
     });
     const maxFrameBytes = opts.maxFrameBytes ?? 65536;
     this.#decoder = new StompDecoder({ maxFrameBytes });
-    const url = relayWebSocketUrl(opts.ownerUrl);
+    this.#link = relayLink(opts.ownerUrl, WS_CONNECT);
+    const url = this.#link.url;
     this.#ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: maxFrameBytes * 2 });
     this.#connectTimer = setTimeout(
       () => this.#fail(`Upstream ${url} did not answer CONNECT in time`),
@@ -228,7 +232,15 @@ export class StompRelay {
       ['heart-beat', `${this.#hb()},${this.#hb()}`],
     ];
     for (const [k, v] of this.#o.session.connectHeaders) if (!NOT_FORWARDED.has(k)) headers.push([k, v]);
-    headers.push([HEADER_RELAYED_BY, this.#o.instanceId], [HEADER_RELAY_CLIENT_IP, this.#o.session.ip]);
+    headers.push([HEADER_RELAYED_BY, this.#o.instanceId]);
+    const secret = this.#o.relaySecret;
+    if (secret && this.#link.private) {
+      const claim = { relayedBy: this.#o.instanceId, ownerId: this.#o.ownerId, clientIp: this.#o.session.ip };
+      headers.push(
+        [HEADER_RELAY_CLIENT_IP, claim.clientIp],
+        [HEADER_RELAY_AUTH, relayClaim(secret, claim, Date.now())],
+      );
+    }
     this.#write(frameToString({ command: 'CONNECT', headers, body: EMPTY }));
   }
 

@@ -50,8 +50,15 @@ export interface RestDeps {
     /** Artificial delay before answering `/rest/tx0` (anti brute force), ms. */
     delayMs: number;
   };
-  /** Usually `engine.registerOutput`; the cluster stream wraps it to redirect. Throws NotifiableError for clients. */
-  registerOutput(req: RegisterOutputRequest): Promise<RegisterOutputOutcome>;
+  /**
+   * Usually `engine.registerOutput`; the cluster stream wraps it to redirect
+   * (`via.host`: the request's Host header, so an onion request is redirected
+   * to an onion URL). Throws NotifiableError for clients.
+   */
+  registerOutput(
+    req: RegisterOutputRequest,
+    via?: { host?: string | undefined },
+  ): Promise<RegisterOutputOutcome>;
   health(): Promise<HealthResponse>;
   /** `POST /rest/tx0`, `/rest/tx0/v1`, `/rest/tx0Notify`, `/rest/tx0/push` (absent: not served). */
   tx0V2?: Omit<Tx0RoutesDeps, 'pools' | 'logger'>;
@@ -136,7 +143,7 @@ export function createRestApp(deps: RestDeps): Hono {
       return restError(c, 'Error');
     }
     try {
-      const outcome = await deps.registerOutput(req);
+      const outcome = await deps.registerOutput(req, { host: c.req.header('host') });
       if (outcome && 'redirectTo' in outcome) {
         deps.metrics?.registerOutputs.inc({ result: 'redirect' });
         return c.redirect(outcome.redirectTo, 307);

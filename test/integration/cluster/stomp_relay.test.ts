@@ -15,6 +15,7 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolOwner } from '#coordinator/cluster/cluster_node.ts';
 import { ClusterStompApplication } from '#coordinator/cluster/cluster_routing.ts';
+import { HEADER_RELAY_AUTH, verifyRelayClaim } from '#coordinator/cluster/relay_auth.ts';
 import {
   HEADER_RELAY_CLIENT_IP,
   HEADER_RELAYED_BY,
@@ -40,11 +41,22 @@ let owner: { app: EchoApp; server: HttpServerHandle; http: string; ws: string };
 let relay: HttpServerHandle;
 let relayBase: { http: string; ws: string };
 const engineCalls: string[] = [];
+const RELAY_SECRET = 'r'.repeat(40);
+/** The relaying application's options (the relay secret is switched off by one test). */
+let stompOpts: ConstructorParameters<typeof ClusterStompApplication>[0];
 const owners: Record<string, PoolOwner> = {};
 
 beforeAll(async () => {
   owner = await startTestServer();
   owners[POOL] = { poolId: POOL, instanceId: 'owner-1', urlClear: owner.http, urlOnion: null, epoch: 5 };
+  // a non-loopback owner reachable only in clear: never relayed (TLS required)
+  owners.remote = {
+    poolId: 'remote',
+    instanceId: 'far-1',
+    urlClear: 'http://192.0.2.10:8080',
+    urlOnion: null,
+    epoch: 2,
+  };
   owners.dead = {
     poolId: 'dead',
     instanceId: 'gone-1',
@@ -59,14 +71,16 @@ beforeAll(async () => {
     onSend: (s: ClientSession, d: string) => engineCalls.push(`send ${s.id} ${d}`),
     onDisconnect: () => {},
   };
-  const stomp = new ClusterStompApplication({
+  stompOpts = {
     engine,
     routing: { instanceId: 'relay-1', fenceOf: () => null, ownerOf: (p) => owners[p] ?? null },
     inputsHashes: { record: async () => true },
     logger: silentLogger(),
     unownedWaitMs: 200,
     redirectCloseMs: 200,
-  });
+    relaySecret: RELAY_SECRET,
+  };
+  const stomp = new ClusterStompApplication(stompOpts);
   relay = await startHttpServer({
     port: 0,
     host: '127.0.0.1',
@@ -104,8 +118,9 @@ function closedWithin(client: Awaited<ReturnType<typeof connectStomp>>['client']
 
 describe('StompRelay', () => {
   it('builds the raw STOMP URL of an instance', () => {
-    expect(relayWebSocketUrl('http://a.example:8080')).toBe('ws://a.example:8080/ws/connect');
+    expect(relayWebSocketUrl('http://127.0.0.1:8080')).toBe('ws://127.0.0.1:8080/ws/connect');
     expect(relayWebSocketUrl('https://a.example/base/')).toBe('wss://a.example/base/ws/connect');
+    expect(() => relayWebSocketUrl('http://a.example:8080')).toThrow(/only dialled over TLS/);
     expect(() => relayWebSocketUrl('ftp://a.example')).toThrow(/unsupported URL scheme/);
   });
 
@@ -141,7 +156,18 @@ describe('StompRelay', () => {
     expect(upstream.headers.has('acceptRedirect')).toBe(false);
     expect(upstream.session.connectHeaders.get('poolId')).toBe(POOL);
     expect(upstream.session.connectHeaders.get(HEADER_RELAYED_BY)).toBe('relay-1');
+    // loopback link + relay secret: the client IP goes with an HMAC claim for this owner, not the secret
     expect(upstream.session.connectHeaders.get(HEADER_RELAY_CLIENT_IP)).toBe('127.0.0.1');
+    const auth = upstream.session.connectHeaders.get(HEADER_RELAY_AUTH);
+    expect(auth).not.toContain(RELAY_SECRET);
+    expect(
+      verifyRelayClaim(
+        RELAY_SECRET,
+        auth,
+        { relayedBy: 'relay-1', ownerId: 'owner-1', clientIp: '127.0.0.1' },
+        Date.now(),
+      ),
+    ).toBe(true);
     const sends = owner.app.sends.filter((s) => s.session.id === upstream.session.id);
     expect(sends.map((s) => s.body)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
     expect(sends.every((s) => s.destination === '/ws/registerInput')).toBe(true);
@@ -153,6 +179,47 @@ describe('StompRelay', () => {
     await c.client.deactivate();
     await owner.app.waitDisconnectOf(upstream.session.id);
     await until(() => relay.sessions() === 0, 5000, 'relay session count back to 0');
+  });
+
+  it('without a relay secret the client IP is not sent upstream', async () => {
+    stompOpts.relaySecret = null;
+    try {
+      const c = await connectStomp(relayBase, { connectHeaders: { poolId: POOL } });
+      const before = owner.app.subscribes.length;
+      subscribe(c.client, { poolId: POOL, protocolVersion: '0.23' });
+      await until(() => owner.app.subscribes.length > before, 5000, 'relayed subscribe');
+      const upstream = owner.app.subscribes.at(-1)!;
+      expect(upstream.session.connectHeaders.get(HEADER_RELAYED_BY)).toBe('relay-1');
+      expect(upstream.session.connectHeaders.has(HEADER_RELAY_CLIENT_IP)).toBe(false);
+      expect(upstream.session.connectHeaders.has(HEADER_RELAY_AUTH)).toBe(false);
+      await c.client.deactivate();
+    } finally {
+      stompOpts.relaySecret = RELAY_SECRET;
+    }
+  });
+
+  it('a client spoofing relayClientIp / relayAuth has them dropped, not forwarded', async () => {
+    const c = await connectStomp(relayBase, {
+      connectHeaders: { poolId: POOL, [HEADER_RELAY_CLIENT_IP]: '6.6.6.6', [HEADER_RELAY_AUTH]: 'v1.1.00' },
+    });
+    const before = owner.app.subscribes.length;
+    subscribe(c.client, { poolId: POOL, protocolVersion: '0.23' });
+    await until(() => owner.app.subscribes.length > before, 5000, 'relayed subscribe');
+    const upstream = owner.app.subscribes.at(-1)!;
+    expect(upstream.session.connectHeaders.get(HEADER_RELAY_CLIENT_IP)).toBe('127.0.0.1');
+    expect(upstream.session.connectHeaders.get(HEADER_RELAY_AUTH)).not.toBe('v1.1.00');
+    await c.client.deactivate();
+  });
+
+  it('never relays in clear to a non-loopback owner: the client gets the 0.23 refusal', async () => {
+    const c = await connectStomp(relayBase, { connectHeaders: { poolId: 'remote' } });
+    const got = subscribe(c.client, { poolId: 'remote', protocolVersion: '0.23' });
+    await until(() => got.length >= 1, 5000, 'refusal');
+    expect(got[0]!.headers.messageType).toBe(MESSAGE_TYPES.ErrorResponse);
+    expect(JSON.parse(got[0]!.body).message).toBe(
+      'Pool remote is served by another coordinator instance: http://192.0.2.10:8080',
+    );
+    await c.client.deactivate();
   });
 
   it('closes the client session when the owner closes the upstream one', async () => {
