@@ -15,8 +15,20 @@ import type { DirectoryClient } from '#client/discovery/directory_client.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
 import type { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 
-/** What a lane is doing: `queued` = registered, waiting in the pool; `mixing` = invited into a mix. */
-export type LaneState = 'waiting-confirmation' | 'connecting' | 'queued' | 'mixing' | 'retrying' | 'ended';
+/**
+ * What a lane is doing: `queued` = registered, waiting in the pool;
+ * `confirming` = invited into a mix, confirming its input (the coordinator
+ * sends it back to the queue when the mix already holds an input of the
+ * same transaction or wallet); `mixing` = its input is in the mix.
+ */
+export type LaneState =
+  | 'waiting-confirmation'
+  | 'connecting'
+  | 'queued'
+  | 'confirming'
+  | 'mixing'
+  | 'retrying'
+  | 'ended';
 
 /** One UTXO being mixed and remixed. */
 export interface Lane {
@@ -63,7 +75,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 const unreachableUntil = new Map<string, number>();
 
 const MIXING_PHASES: ReadonlySet<MixPhase> = new Set([
-  'CONFIRMING_INPUT',
   'CONFIRMED_INPUT',
   'REGISTERING_OUTPUT',
   'REGISTERED_OUTPUT',
@@ -219,6 +230,7 @@ export class DemoWallet {
       session.on('phase', (phase) => {
         lane.phase = phase;
         if (phase === 'REGISTERED_INPUT') lane.state = 'queued';
+        else if (phase === 'CONFIRMING_INPUT') lane.state = 'confirming';
         else if (MIXING_PHASES.has(phase)) lane.state = 'mixing';
       });
       if (signal.aborted) session.stop('demo stopping');

@@ -5,10 +5,12 @@
  * database (pool leases, signed directory, dashboard), one bootstrap node,
  * and a few dozen simulated wallets (client library) that are funded, make
  * Tx0s and mix / remix continuously while a block is mined every few
- * seconds. Halfway through, the instance owning the most pools is killed
- * with SIGKILL to show the failover; at the end a summary is printed (mixes,
- * failovers, takeover time) and everything started is stopped. Ctrl-C
- * stops everything at any time (a second Ctrl-C kills at once).
+ * seconds. It runs until Ctrl-C (or for `--duration` seconds). After 60 s
+ * of mixing (halfway through a bounded run) the instance owning the most
+ * pools — never the one whose dashboard URL is printed — is killed with
+ * SIGKILL to show the failover; at the end a summary is printed (mixes,
+ * failovers, takeover time) and everything started is stopped (a second
+ * Ctrl-C kills at once).
  *
  * The coordinators and the bootstrap node are spawned as processes (this
  * file never imports coordinator code); their logs go to files in the run
@@ -45,7 +47,8 @@ import { type FailoverReport, watchFailover } from './failover_watch.ts';
 
 /** Parsed command line. */
 export interface DemoOptions {
-  duration: number;
+  /** Seconds of mixing before the summary; null: until Ctrl-C. */
+  duration: number | null;
   wallets: number;
   instances: number;
   quick: boolean;
@@ -178,8 +181,11 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal, group: Proces
       Promise.all(instances.map((inst) => inst.process.waitForLine(/"msg":"coordinator started"/, 90_000))),
       signal,
     );
+    // the dashboard instance is spared by the planned kill, so its URL keeps answering
+    const dashboardInstance = instances[0]!;
+    const dashboard = `${dashboardInstance.url}/dashboard (user demo, password ${dashboardPassword})`;
     say(
-      `${instances.length} coordinators started; dashboard ${instances[0]!.url}/dashboard (on every instance), user demo, password ${dashboardPassword}`,
+      `${instances.length} coordinators started; dashboard ${dashboard} on ${dashboardInstance.id}, which the planned kill spares (every instance serves it)`,
     );
     signal.throwIfAborted();
 
@@ -227,8 +233,14 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal, group: Proces
         }),
       );
     }
-    const tx0EveryMs = o.quick ? 3000 : 6000;
-    const tx0Budget = Math.max(4, Math.ceil((o.duration * 1000) / tx0EveryMs / o.wallets) + 3);
+    // A mix takes at most one input per transaction and per wallet (maxInputsSameHash and
+    // maxInputsSameUserHash 1, as the reference): the outputs of one mix remix in different
+    // mixes, so the pools need a steady flow of new Tx0s (each a new transaction) to fill
+    // mixes; with one Tx0 every 6 s a 5-input mix waited for minutes (issue 10).
+    const tx0EveryMs = o.quick ? 1500 : 2000;
+    // funds for the run (an unbounded run is funded for an hour of Tx0s, then only remixes)
+    const fundedMs = (o.duration ?? 3600) * 1000;
+    const tx0Budget = Math.max(4, Math.ceil(fundedMs / tx0EveryMs / o.wallets) + 3);
     await node.wallet.fundMany(
       wallets.map((w) => {
         const pool = poolsFile.pools.find((p) => p.id === w.poolId)!;
@@ -245,20 +257,23 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal, group: Proces
       signal,
     );
     say(
-      `initial Tx0s broadcast: ${wallets.reduce((a, w) => a + w.tx0s, 0)}; a block is mined every ${blockMs / 1000} s`,
+      `initial Tx0s broadcast: ${wallets.reduce((a, w) => a + w.tx0s, 0)}; a block is mined every ${blockMs / 1000} s, a new Tx0 every ${tx0EveryMs / 1000} s`,
+    );
+    say(
+      'why clients wait: a mix takes at most one input per transaction and one per wallet, so a client invited into a mix ("confirming") is sent back to the queue when the mix already holds an input of its transaction (e.g. another output of the same mix) or of its wallet',
     );
 
     // 5. mix, show progress, kill one instance halfway
     const mixStart = Date.now();
-    const durationMs = o.duration * 1000;
-    const killAtMs = mixStart + durationMs / 2;
-    const maxLanes = 2;
+    const durationMs = o.duration === null ? Number.POSITIVE_INFINITY : o.duration * 1000;
+    const killAtMs = mixStart + (o.duration === null ? 60_000 : durationMs / 2);
+    const maxLanes = 3;
     let nextTx0 = Date.now() + tx0EveryMs;
     let nextProgress = Date.now();
     let failover: Promise<FailoverReport> | null = null;
     let killed: { instance: Instance; atMs: number; pools: string[] } | null = null;
-    while (Date.now() - mixStart < durationMs) {
-      signal.throwIfAborted();
+    // Ctrl-C while mixing ends the run like the end of --duration: summary, then stop
+    while (Date.now() - mixStart < durationMs && !signal.aborted) {
       const now = Date.now();
       if (now >= nextTx0) {
         nextTx0 = now + tx0EveryMs;
@@ -270,7 +285,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal, group: Proces
         nextProgress = now + (o.quick ? 3000 : 5000);
         await directory.refresh().catch(() => undefined);
         const fromDb = await db.successfulMixes().catch(() => new Map<string, number>());
-        say(progressLine(wallets, fromDb, directory));
+        say(`${progressLine(wallets, fromDb, directory)} | dashboard ${dashboard}`);
       }
       if (!killed && now >= killAtMs) {
         const leases = await db.leases();
@@ -279,7 +294,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal, group: Proces
           if (l.owner) owned.set(l.owner, [...(owned.get(l.owner) ?? []), l.poolId]);
         }
         const victim = instances
-          .filter((i) => i.process.isRunning())
+          .filter((i) => i !== dashboardInstance && i.process.isRunning())
           .sort((a, b) => (owned.get(b.id)?.length ?? 0) - (owned.get(a.id)?.length ?? 0))[0]!;
         const pools = owned.get(victim.id) ?? [];
         const atMs = Date.now();
@@ -300,17 +315,17 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal, group: Proces
           log: say,
         });
       }
-      await sleep(250, signal);
+      await sleep(250, signal).catch(() => undefined);
     }
 
     // 6. summary
-    say('duration reached: stopping the wallets');
+    say(`${signal.aborted ? 'interrupted' : 'duration reached'}: stopping the wallets`);
     stopMining.abort();
     await Promise.all(wallets.map((w) => w.stop()));
-    const report = failover ? await failover : null;
+    const report = failover ? await failover.catch(() => null) : null;
     const fromDb = await db.successfulMixes();
     const failed = await db.failedMixes();
-    const dashboardUrl = `${instances.find((i) => i.process.isRunning())?.url ?? instances[0]!.url}/dashboard`;
+    const dashboardUrl = `${dashboardInstance.url}/dashboard`;
     printSummary({
       o,
       fromDb,
@@ -376,7 +391,7 @@ function progressLine(
   const total = [...fromDb.values()].reduce((a, b) => a + b, 0);
   const perPool = [...fromDb].map(([p, n]) => `${p}:${n}`).join(' ');
   const s = (k: string) => states.get(k) ?? 0;
-  return `mixes ${total}${perPool ? ` (${perPool})` : ''} | clients: queued ${s('queued')}, mixing ${s('mixing')}, connecting ${s('connecting')}, awaiting confirmation ${s('waiting-confirmation')}, retrying ${s('retrying')} | owners: ${ownersLine(directory)}`;
+  return `mixes ${total}${perPool ? ` (${perPool})` : ''} | clients: queued ${s('queued')}, confirming ${s('confirming')}, in a mix ${s('mixing')}, connecting ${s('connecting')}, awaiting confirmation ${s('waiting-confirmation')}, retrying ${s('retrying')} | owners: ${ownersLine(directory)}`;
 }
 
 async function mineEvery(node: BtcdNode, ms: number, signal: AbortSignal): Promise<void> {
@@ -469,9 +484,8 @@ async function main(): Promise<void> {
     )
     .option(
       '--duration <s>',
-      'seconds of mixing before the summary',
+      'seconds of mixing before the summary (default: until Ctrl-C)',
       positiveInt('--duration', 10, 86_400),
-      180,
     )
     .option('--wallets <n>', 'simulated wallets', positiveInt('--wallets', 3, 500), 30)
     .option('--instances <n>', 'coordinator instances', positiveInt('--instances', 2, 9), 3)
@@ -480,6 +494,7 @@ async function main(): Promise<void> {
     .option('--db-url <url>', 'MySQL URL of the database to create (dropped first)', DEFAULT_DEMO_DB_URL)
     .parse();
   const opts = program.opts<DemoOptions>();
+  opts.duration ??= null;
   parseDemoDbUrl(opts.dbUrl);
   // Prerequisites first (MariaDB answers; btcd built on first use): a missing one is one sentence, nothing started.
   try {
@@ -507,7 +522,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   say(
-    `Whirlpool cluster demo: ${opts.instances} coordinators, ${opts.wallets} wallets, ${opts.duration} s${opts.quick ? ', quick timers' : ''}; run directory ${runDir}`,
+    `Whirlpool cluster demo: ${opts.instances} coordinators, ${opts.wallets} wallets, ${opts.duration === null ? 'until Ctrl-C' : `${opts.duration} s`}${opts.quick ? ', quick timers' : ''}; run directory ${runDir}`,
   );
   try {
     await runDemo(opts, abort.signal, group, runDir);

@@ -15,6 +15,7 @@ import type { Queryable } from '#coordinator/cluster/sql.ts';
 import type { PoolConfig } from '#coordinator/mix/types.ts';
 import type { MixHistoryStore } from '#coordinator/store/mix_store.ts';
 import { PoolStatusStore } from '#coordinator/store/pool_status_store.ts';
+import { instanceLiveness } from './history_view.ts';
 
 /** One pool row of the view. */
 export interface PoolView {
@@ -52,6 +53,8 @@ export interface ClusterView {
     urlOnion: string | null;
     version: string;
     heartbeatAgeMs: number;
+    /** What the page shows: the state, or `dead (heartbeat expired)` ({@link instanceStatusLabel}). */
+    status: string;
     startedAt: string;
     pools: string[];
   }>;
@@ -87,6 +90,24 @@ export interface ClusterViewSources {
   statusMaxAgeMs?: number;
   /** Instances whose heartbeat is older than this are left out (default 1 h). */
   instanceWindowMs?: number;
+  /** A heartbeat older than this means the instance is dead: the lease TTL (default 10 s). */
+  deadAfterMs?: number;
+}
+
+/**
+ * The status shown for an instance: its registry state while its heartbeat
+ * is fresh; once the heartbeat is older than `deadAfterMs` (the lease TTL:
+ * its leases have expired) `dead (heartbeat expired)`, unless it stopped
+ * cleanly (`stopped`). A kill -9 leaves the state `active`, so the state
+ * alone would show a dead instance as active.
+ */
+export function instanceStatusLabel(
+  entry: { id: string; state: string; heartbeatAgeMs: number },
+  deadAfterMs: number,
+): string {
+  const liveness = instanceLiveness(entry, null, deadAfterMs);
+  if (liveness === 'dead') return 'dead (heartbeat expired)';
+  return liveness === 'live' ? entry.state : liveness;
 }
 
 /** Reads the current view from the database. */
@@ -136,6 +157,10 @@ export async function readClusterView(src: ClusterViewSources): Promise<ClusterV
       urlOnion: i.urlOnion,
       version: i.version,
       heartbeatAgeMs: Math.round(i.ageMs),
+      status: instanceStatusLabel(
+        { id: i.id, state: i.state, heartbeatAgeMs: i.ageMs },
+        src.deadAfterMs ?? 10_000,
+      ),
       startedAt: i.startedAt.toISOString(),
       pools: pools.filter((p) => p.owner === i.id).map((p) => p.poolId),
     })),

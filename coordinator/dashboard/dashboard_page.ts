@@ -77,7 +77,7 @@ async function unban(identifier, button) {
 }
 function render(v) {
   document.getElementById('updated').textContent = 'served by ' + (v.servedBy || '?') + ', updated ' + new Date(v.generatedAt).toLocaleTimeString();
-  fill('instances', v.instances.map((i) => row([i.id, i.heartbeatAgeMs > 10000 ? i.state + ' (no heartbeat)' : i.state, i.pools.join(', ') || '(idle)', ms(i.heartbeatAgeMs), i.version, i.urlClear, i.urlOnion], { instance: i.id, state: i.state })));
+  fill('instances', v.instances.map((i) => row([i.id, i.status, i.pools.join(', ') || '(idle)', ms(i.heartbeatAgeMs), i.version, i.urlClear, i.urlOnion], { instance: i.id, state: i.state })));
   fill('pools', v.pools.map((p) => { const s = p.status || {}; return row([p.poolId, p.owner || '(none)', p.epoch, p.leaseHeld ? ms(p.leaseRemainingMs) : 'free', s.mixStatus || '', ms(s.elapsedMs), s.nbConfirmed == null ? '' : s.nbConfirmed + '/' + p.anonymitySet, queued(s, s.nbMustMixQueued), queued(s, s.nbLiquidityQueued), s.nbRegistered], { pool: p.poolId, owner: p.owner || '' }); }));
   document.getElementById('mix-stats').textContent = v.stats.nbSuccess + ' successful mixes';
   fill('mixes', v.mixes.map((m) => row([time(m.updated), m.poolId, m.status, m.anonymitySet, m.instanceId, m.txid || m.failReason], { mix: m.mixId, status: m.status })));

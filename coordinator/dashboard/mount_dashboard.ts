@@ -54,7 +54,13 @@ export function mountDashboard(app: Hono, opts: MountDashboardOptions): Dashboar
     createDashboardRoutes({
       config,
       readView: () =>
-        readClusterView({ db: opts.db, history, pools: opts.pools, instanceId: opts.instanceId }),
+        readClusterView({
+          db: opts.db,
+          history,
+          pools: opts.pools,
+          instanceId: opts.instanceId,
+          deadAfterMs,
+        }),
       readHistory,
       unban: (identifier) => history.unban(identifier),
       logger: opts.logger,

@@ -2,7 +2,10 @@
  * `npm run demo` end to end, as a child process (`node client/demo/main.ts`)
  * on its own database: a shortened quick run must reach its summary with at
  * least one successful mix, a kill -9 of a pool owner and a takeover of
- * every pool that instance held by another instance; afterwards no process it
+ * every pool that instance held by another instance; the dashboard URL it
+ * printed at start (and repeats in its status lines) still answers the login
+ * page after the kill, and the dashboard lists the killed instance as dead;
+ * afterwards no process it
  * started (coordinators, bootstrap node, btcd) may be left and its database
  * is dropped. A second run is interrupted with SIGINT during start-up and
  * must stop everything as well.
@@ -83,6 +86,28 @@ function processesWith(marker: string): number[] {
   return found;
 }
 
+/** Logs in to the dashboard and returns the session cookie. */
+async function loginCookie(dashboardUrl: string, password: string): Promise<string> {
+  const r = await fetch(`${dashboardUrl}/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ user: 'demo', password }),
+    redirect: 'manual',
+  });
+  const cookie = r.headers.get('set-cookie');
+  if (!cookie) throw new Error(`dashboard login failed: ${r.status} ${await r.text()}`);
+  return cookie.split(';')[0]!;
+}
+
+/** Calls `check` until it returns true (every 500 ms, up to `timeoutMs`). */
+async function pollUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function databaseExists(name: string): Promise<boolean> {
   const conn = await connectTestDb(TEST_DB_URL);
   try {
@@ -119,6 +144,28 @@ describe('npm run demo', () => {
   }, async () => {
     const dbName = `wpt_demo_${process.pid}_${randomBytes(3).toString('hex')}`;
     const run = startDemo(['--duration', '80', '--wallets', '6', '--quick', '--db-url', dbUrlFor(dbName)]);
+    const started = await run.waitFor(
+      /coordinators started; dashboard (http:\/\/127\.0\.0\.1:\d+\/dashboard) \(user demo, password (\S+)\) on (demo-[a-c]),/,
+      150_000,
+    );
+    const [, dashboardUrl, password, dashboardInstance] = started as unknown as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    const kill = await run.waitFor(/\*\*\* kill -9 (demo-[a-c]) \(pid \d+\)/, 200_000);
+    expect(kill[1]).not.toBe(dashboardInstance);
+    const login = await fetch(`${dashboardUrl}/login`);
+    expect(login.status).toBe(200);
+    expect(await login.text()).toContain('id="login-form"');
+    // the killed instance shows as dead once its heartbeat is older than the lease TTL
+    const cookie = await loginCookie(dashboardUrl, password);
+    await pollUntil(async () => {
+      const r = await fetch(`${dashboardUrl}/api/state`, { headers: { cookie, accept: 'application/json' } });
+      const v = (await r.json()) as { instances: Array<{ id: string; status: string }> };
+      return v.instances.find((i) => i.id === kill[1])?.status === 'dead (heartbeat expired)';
+    }, 30_000);
     const exit = await Promise.race([
       run.exit,
       new Promise<never>((_, reject) =>
@@ -152,7 +199,8 @@ describe('npm run demo', () => {
       // lease TTL 4 s + poll 1 s, with slack for a loaded machine
       expect(t.acquiredAfterKillMs).toBeLessThan(15_000);
     }
-    expect(out).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboard \(user demo, password \S+/);
+    expect(out).toContain(`dashboard: ${dashboardUrl} (user demo, password ${password};`);
+    expect(out).toMatch(/\| dashboard http:\/\/127\.0\.0\.1:\d+\/dashboard \(user demo, password \S+\)\n/);
 
     const markers = markersOf(out);
     expect(markers).toHaveLength(2);
