@@ -152,7 +152,7 @@ const ENV_SCHEMA = z.object({
   WHIRLPOOL_TX0_DELAY_MS: intText(0, 60_000).default(1000),
   WHIRLPOOL_RPC_TIMEOUT_MS: intText(100, 600_000).default(20_000),
   WHIRLPOOL_RPC_BATCH_MAX_CALLS: intText(1, 1000).default(50),
-  WHIRLPOOL_DB_CONNECTION_LIMIT: intText(1, 1000).default(10),
+  WHIRLPOOL_DB_CONNECTION_LIMIT: intText(1, 1000).default(16),
   WHIRLPOOL_SECP256K1: z.enum(['libsecp256k1', 'noble']).default('libsecp256k1'),
   WHIRLPOOL_SHUTDOWN_TIMEOUT_MS: intText(0, 3_600_000).optional(),
   WHIRLPOOL_METRICS: boolText.default(true),
