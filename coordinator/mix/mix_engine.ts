@@ -23,6 +23,7 @@ import {
   WS_REVEAL_OUTPUT,
   WS_SIGNING,
 } from '#shared/protocol/constants.ts';
+import { serverErrorCode } from '#shared/protocol/error_codes.ts';
 import {
   ConfirmInputRequestSchema,
   parseJson,
@@ -32,6 +33,7 @@ import {
   SigningRequestSchema,
 } from '#shared/protocol/messages.ts';
 import type { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
+import { BlockHeightCache, isBlockHeightAccepted } from './block_height.ts';
 import { clientMessage, MixInternalError, NotifiableError } from './errors.ts';
 import { validateRegisterInput } from './input_validator.ts';
 import type { MixRound } from './mix_round.ts';
@@ -91,6 +93,7 @@ export class MixEngine {
   readonly #feeAddresses = new Map<string, string>();
   readonly #txFacts: TxFactsCache;
   readonly #secp: Secp256k1;
+  readonly #blockHeight: BlockHeightCache;
 
   constructor(opts: MixEngineOptions) {
     this.#configs = new Map(opts.pools.map((p) => [p.id, p]));
@@ -110,6 +113,9 @@ export class MixEngine {
       undefined,
       this.#secp,
     );
+    this.#blockHeight = new BlockHeightCache(() => opts.rpc.getBlockCount(), {
+      refreshMs: opts.params.blockHeightRefreshMs ?? 120_000,
+    });
   }
 
   // ---------------------------------------------------------------------------
@@ -232,7 +238,11 @@ export class MixEngine {
       const pool = poolId === undefined ? undefined : this.#pools.get(poolId);
       if (!pool) {
         this.#logger.info({ session: session.id, poolId }, 'subscribe: pool not found');
-        session.sendPrivate('ErrorResponse', { mixId: null, message: 'Pool not found' });
+        session.sendPrivate('ErrorResponse', {
+          mixId: null,
+          errorCode: serverErrorCode('Pool not found'),
+          message: 'Pool not found',
+        });
         return;
       }
       const config = pool.config;
@@ -286,7 +296,8 @@ export class MixEngine {
         }
         const message = clientMessage(err);
         this.#logger.info({ session: session.id, destination, err }, `${destination} error: ${message}`);
-        if (!session.closed) session.sendPrivate('ErrorResponse', { mixId: null, message });
+        if (!session.closed)
+          session.sendPrivate('ErrorResponse', { mixId: null, errorCode: serverErrorCode(message), message });
       }
     });
   }
@@ -319,6 +330,13 @@ export class MixEngine {
 
   async #registerInput(session: MixSession, body: string): Promise<void> {
     const req = parseJson(RegisterInputRequestSchema, body);
+    // addendum §6.1: before any other check
+    if (req.blockHeight !== undefined && req.blockHeight > 0) {
+      const tip = await this.#blockHeight.height();
+      if (!isBlockHeightAccepted(req.blockHeight, tip, this.#params.blockHeightMaxSpread ?? 10)) {
+        throw new NotifiableError('invalid blockHeight');
+      }
+    }
     const input = await validateRegisterInput(req, {
       rpc: this.#rpc,
       store: this.#store,

@@ -114,6 +114,8 @@ export class MixRound {
   readonly #ledger = new SignatureLedger();
   #inputsHash: string | null = null;
   readonly #receiveAddresses = new Set<string>();
+  /** Hex of the bordereaux of accepted outputs: one signed token = one output (addendum §6.5, compared by value). */
+  readonly #bordereaux = new Set<string>();
   readonly #revealed = new Map<string, string>();
   readonly #signed = new Set<string>();
   #mixTx: MixTx | null = null;
@@ -298,9 +300,14 @@ export class MixRound {
     }
     const address = req.receiveAddress;
     const signature = z85Decode(req.unblindedSignedBordereau64);
+    // G5+ sign a random 30-byte bordereau; older clients sign the address bytes (addendum §6.3)
+    const bordereau =
+      req.bordereau64 !== undefined && req.bordereau64 !== null
+        ? z85Decode(req.bordereau64)
+        : new TextEncoder().encode(address);
     const admission = admitOutput({
       status: this.#status,
-      signatureValid: this.#key.verify(new TextEncoder().encode(address), signature),
+      signatureValid: this.#key.verify(bordereau, signature),
       alreadyRegistered: this.#receiveAddresses.has(address),
       outputs: this.#receiveAddresses.size,
       signedInputs: this.#confirmed.length,
@@ -327,15 +334,19 @@ export class MixRound {
         ? new NotifiableError(message)
         : new MixInternalError(`${message} (${this.mixId})`);
     }
+    const bordereauKey = bytesToHex(bordereau);
+    if (this.#bordereaux.has(bordereauKey)) throw new NotifiableError('Bordereau already registered');
     const lower = address.toLowerCase();
     if (this.#confirmed.some((c) => c.input.address.toLowerCase() === lower)) {
       throw new NotifiableError('receiveAddress already registered as input');
     }
     this.#receiveAddresses.add(address);
+    this.#bordereaux.add(bordereauKey);
     try {
       await this.#ctx.store.saveOutput(address, this.#ctx.fence());
     } catch (err) {
       this.#receiveAddresses.delete(address);
+      this.#bordereaux.delete(bordereauKey);
       if (err instanceof Error && err.name === 'OutputAlreadyUsedError') {
         throw new NotifiableError(`receiveAddress already registered: ${address}`, { cause: err });
       }

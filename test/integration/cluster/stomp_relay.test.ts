@@ -222,6 +222,29 @@ describe('StompRelay', () => {
     await c.client.deactivate();
   });
 
+  it("carries the later generations' fields untouched: blockHeight/bordereau64 upstream, errorCode downstream", async () => {
+    const c = await connectStomp(relayBase, { connectHeaders: {} }); // G4+: no poolId on CONNECT
+    const got = subscribe(c.client, { poolId: POOL, protocolVersion: '0.23' });
+    await until(() => got.length >= 1, 5000, 'SubscribePoolResponse');
+    const body =
+      '{"poolId":"0.01btc","utxoHash":"cbef59ce0863490dfbd5427808a29564c8c81cd9f901623d5688faff12020717","utxoIndex":0,"signature":"H5vr0bgDNfKoUpbaY4Ah/dv39nEx/uKaKJi2yfZKCxw6cQDRE+/ZvgiyfTjQ2YvUTeoWpImNo1vdV+uPaM0XeNM=","liquidity":false,"blockHeight":2345678}';
+    c.client.publish({ destination: '/ws/registerInput', headers: { protocolVersion: '0.23' }, body });
+    await until(() => got.length >= 2, 5000, 'echo');
+    const upstream = owner.app.subscribes.at(-1)!;
+    expect(owner.app.sends.filter((x) => x.session.id === upstream.session.id).map((x) => x.body)).toEqual([
+      body,
+    ]);
+    upstream.session.sendPrivate('ErrorResponse', {
+      mixId: null,
+      errorCode: 602,
+      message: 'invalid blockHeight',
+    });
+    await until(() => got.length >= 3, 5000, 'ErrorResponse with errorCode');
+    expect(got[2]!.headers.messageType).toBe(MESSAGE_TYPES.ErrorResponse);
+    expect(got[2]!.body).toBe('{"mixId":null,"errorCode":602,"message":"invalid blockHeight"}');
+    await c.client.deactivate();
+  });
+
   it('closes the client session when the owner closes the upstream one', async () => {
     const c = await connectStomp(relayBase, { connectHeaders: { poolId: POOL } });
     const closed = closedWithin(c.client, 5000);

@@ -147,6 +147,7 @@ describe('successful mix and remix', () => {
       const refusal = await liar.session.waitFor('ErrorResponse');
       expect(refusal.payload).toEqual({
         mixId: null,
+        errorCode: 610,
         message: 'Input rejected: joined as mustMix but is as a liquidity',
       });
       liar.disconnect();
@@ -238,7 +239,11 @@ describe('failure paths', () => {
       const banned = new TestClient(engine, pool.id, own(2));
       banned.register(false);
       const refusal = await banned.session.waitFor('ErrorResponse');
-      expect(refusal.payload).toEqual({ mixId: null, message: 'Banned from service. Contact us.' });
+      expect(refusal.payload).toEqual({
+        mixId: null,
+        errorCode: 612,
+        message: 'Banned from service. Contact us.',
+      });
     } finally {
       engine.stop();
     }

@@ -233,6 +233,10 @@ export interface ClientBehaviour {
   rejoinOnClose?: boolean;
   /** Sign without checking that the transaction pays the client's receive address (a careless client). */
   signBlindly?: boolean;
+  /** What the blind signature covers: the receive address (G0–G4, default) or a random 30-byte bordereau sent as `bordereau64` (G5+). */
+  bordereau?: 'address' | 'random';
+  /** Runs after the registerOutput POST succeeded, with the request posted (e.g. to re-post the token). */
+  afterRegisterOutput?: (req: RegisterOutputRequest) => Promise<void>;
 }
 
 /**
@@ -258,6 +262,7 @@ export class TestClient {
   readonly #behaviour: ClientBehaviour;
   #rsa: { key: RsaPublicKey; r: bigint } | null = null;
   #unblinded: Uint8Array | null = null;
+  #bordereau: Uint8Array | null = null;
   #inputsHash: string | null = null;
   #handled = 0;
   #liquidity = false;
@@ -348,7 +353,12 @@ export class TestClient {
         return;
       case 'ConfirmInputMixStatusNotification': {
         const key = parseRsaSpki(z85Decode(String(payload.publicKey64)));
-        const { blinded, r } = blindMessage(new TextEncoder().encode(this.receiveAddress), key);
+        this.#bordereau =
+          this.#behaviour.bordereau === 'random' ? crypto.getRandomValues(new Uint8Array(30)) : null;
+        const { blinded, r } = blindMessage(
+          this.#bordereau ?? new TextEncoder().encode(this.receiveAddress),
+          key,
+        );
         this.#rsa = { key, r };
         const userHash = bytesToHex(
           new Uint8Array(
@@ -374,12 +384,15 @@ export class TestClient {
         this.#inputsHash = String(payload.inputsHash);
         if (this.#behaviour.noRegisterOutput || !this.#unblinded) return;
         await this.#behaviour.beforeRegisterOutput?.();
+        const req: RegisterOutputRequest = {
+          inputsHash: this.#inputsHash,
+          unblindedSignedBordereau64: z85Encode(this.#unblinded),
+          receiveAddress: this.receiveAddress,
+          ...(this.#bordereau ? { bordereau64: z85Encode(this.#bordereau) } : {}),
+        };
         try {
-          await this.#engine.registerOutput({
-            inputsHash: this.#inputsHash,
-            unblindedSignedBordereau64: z85Encode(this.#unblinded),
-            receiveAddress: this.receiveAddress,
-          });
+          await this.#engine.registerOutput(req);
+          await this.#behaviour.afterRegisterOutput?.(req);
         } catch (err) {
           this.registerOutputError = err instanceof Error ? err.message : String(err);
         }

@@ -240,7 +240,11 @@ describe('failure paths over the wire (raw STOMP clients, REST registerOutput)',
     const banned = new TestClient(wire, pool.id, tx0.premixes[2]!);
     banned.register(false);
     const refusal = await banned.session.waitFor('ErrorResponse');
-    expect(refusal.payload).toEqual({ mixId: null, message: 'Banned from service. Contact us.' });
+    expect(refusal.payload).toEqual({
+      mixId: null,
+      errorCode: 612,
+      message: 'Banned from service. Contact us.',
+    });
   });
 
   it('refuses a reused postmix address over REST', async () => {
