@@ -81,9 +81,14 @@ describe('directory publisher and coordinator GET /instances', () => {
       intervalMs: 200,
     });
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      // the first record is out before the lease changes
+      for (let i = 0; i < 300 && (await storedRecord('c2')) === null; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await storedRecord('c2')).not.toBeNull();
       await fx.setLease('0.05btc', 'c2', 3);
-      const deadline = Date.now() + 3000;
+      // a condition wait: the 200 ms ticks pick the change up; 30 s only bounds a broken publisher
+      const deadline = Date.now() + 30_000;
       let pools: unknown = null;
       while (Date.now() < deadline) {
         const row = await storedRecord('c2');
@@ -129,7 +134,8 @@ describe('directory publisher and coordinator GET /instances', () => {
       intervalMs: 50_000,
     });
     try {
-      await new Promise((r) => setTimeout(r, 300)); // first publication done (no pools)
+      // the start's publication (no pools) is over: publishNow() waits for it (and one more)
+      await pub.publishNow();
       gate = new Promise<void>((r) => {
         open = r;
       });
