@@ -336,6 +336,8 @@ export class MixSession extends EventEmitter<MixEvents> {
       reconnectDelay: 0,
       connectionTimeout: this.#o.connectTimeoutMs,
       debug: this.#o.debug ?? (() => {}),
+      // With a debug sink, whole frames (bodies included) reach it; no secret travels on STOMP.
+      logRawCommunication: this.#o.debug !== undefined,
       onConnect: () => {
         if (this.#done || seq !== this.#connectionSeq) return;
         connected = true;
