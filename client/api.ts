@@ -92,8 +92,14 @@ export type { Tx0 } from './tx0/tx0_builder.ts';
 export interface BootstrapOptions {
   /** Bootstrap mirror URLs and coordinator instance base URLs (all serve `GET /instances`). */
   urls: readonly string[];
-  /** Pinned directory public key (32 bytes or 64 hex characters). */
-  directoryPublicKey: string | Uint8Array;
+  /**
+   * Pinned root public keys (32 bytes or 64 hex each; pin the next root too
+   * while rotating): every record must carry its instance key's certificate
+   * by one of them. Exactly one of this and `directoryPublicKey`.
+   */
+  directoryRootKeys?: ReadonlyArray<string | Uint8Array>;
+  /** Legacy single-key mode: the one directory key signing every record (no certificates). */
+  directoryPublicKey?: string | Uint8Array;
   /** Use the onion URLs of the verified directory records, never their clear URLs (default false). */
   preferOnion?: boolean;
 }
@@ -319,6 +325,7 @@ export class WhirlpoolClient {
       this.directory = new DirectoryClient({
         bootstrapUrls: opts.bootstrap.urls,
         publicKey: opts.bootstrap.directoryPublicKey,
+        rootKeys: opts.bootstrap.directoryRootKeys,
         network: opts.bootstrap.preferOnion ? 'onion' : 'clear',
         allowInsecureClear: opts.wallet.network === 'regtest',
         fetch: this.#fetch,

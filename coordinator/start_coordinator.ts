@@ -24,6 +24,7 @@ import { startHistoryRecorder } from '#coordinator/dashboard/history_recorder.ts
 import { mountDashboard } from '#coordinator/dashboard/mount_dashboard.ts';
 import {
   type DirectoryPublisher,
+  loadDirectoryCertificate,
   loadDirectoryPrivateKey,
   startDirectoryPublisher,
 } from '#coordinator/directory/directory_publisher.ts';
@@ -159,8 +160,14 @@ export async function startCoordinator(
   log.info({ config: describeConfig(config), version: COORDINATOR_VERSION }, 'coordinator starting');
   const env = opts.env ?? process.env;
   let directoryKey: Uint8Array | null;
+  let directoryCertificate: ReturnType<typeof loadDirectoryCertificate>;
   try {
     directoryKey = loadDirectoryPrivateKey({ ...env });
+    directoryCertificate = loadDirectoryCertificate({ ...env });
+    if (directoryCertificate && !directoryKey)
+      throw new Error(
+        'WHIRLPOOL_DIRECTORY_CERTIFICATE needs WHIRLPOOL_DIRECTORY_PRIVATE_KEY (the certified key)',
+      );
   } catch (err) {
     throw new StartupError((err as Error).message, { cause: err });
   }
@@ -355,6 +362,7 @@ export async function startCoordinator(
         db,
         instanceId: clusterConfig.instanceId,
         privateKey: directoryKey,
+        certificate: directoryCertificate,
         logger: log.child({ module: 'directory' }),
       });
       // the directory follows pool moves at once instead of at the next tick, and this

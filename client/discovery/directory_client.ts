@@ -20,8 +20,17 @@
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { type Directory, mergeDirectoryRecords } from '#shared/directory/pool_map.ts';
 import type { DirectoryRecord, SignedDirectoryRecord } from '#shared/directory/record.ts';
-import { DirectoryResponseSchema, INSTANCES_PATH } from '#shared/directory/response.ts';
-import { DirectoryVerificationError, verifyDirectoryRecord } from '#shared/directory/signing.ts';
+import {
+  DirectoryResponseSchema,
+  INSTANCES_PATH,
+  MAX_DIRECTORY_RESPONSE_BYTES,
+} from '#shared/directory/response.ts';
+import {
+  type CertificateCache,
+  type DirectoryTrust,
+  DirectoryVerificationError,
+  verifyDirectoryRecord,
+} from '#shared/directory/signing.ts';
 import {
   type DirectoryNetwork,
   RedirectRefusedError,
@@ -33,8 +42,16 @@ import {
 export interface DiscoveryOptions {
   /** Base URLs of bootstrap mirrors and coordinator instances (`/instances` is appended). */
   bootstrapUrls: readonly string[];
-  /** Pinned directory public key: 32 bytes or 64 hex characters. */
-  publicKey: Uint8Array | string;
+  /**
+   * Pinned root public keys (32 bytes or 64 hex each; several for rotation):
+   * records must carry a certificate of their instance key by one of them
+   * (record version 2). Exactly one of `rootKeys` and `publicKey`.
+   */
+  rootKeys?: ReadonlyArray<Uint8Array | string>;
+  /** Legacy single-key mode: the one directory key that signs every record (version 1). */
+  publicKey?: Uint8Array | string;
+  /** Largest response body read, bytes (default 1 MiB); a larger one is aborted and the entry skipped. */
+  maxResponseBytes?: number;
   /** Per-entry request timeout, ms (default 5000). */
   timeoutMs?: number;
   /** Which instance URL to hand out: clear net (default) or Tor. */
@@ -97,6 +114,15 @@ export interface PoolEndpoint extends DiscoveredInstance {
   epoch: number;
 }
 
+/** Work done so far (bounded whatever mirrors send): response bytes read and record verifications run. */
+export interface DiscoveryStats {
+  bytesRead: number;
+  verifications: number;
+}
+
+/** Verifications between two yields to the event loop. */
+const VERIFICATIONS_PER_YIELD = 16;
+
 /** Result of one successful refresh. */
 export interface RefreshResult {
   /** The entry that answered. */
@@ -113,7 +139,9 @@ function instancesUrl(base: string): string {
 /** Discovery client; one per wallet / CLI process. */
 export class DirectoryClient {
   readonly #urls: readonly string[];
-  readonly #publicKey: Uint8Array;
+  readonly #trust: DirectoryTrust;
+  readonly #maxResponseBytes: number;
+  readonly #stats: DiscoveryStats = { bytesRead: 0, verifications: 0 };
   readonly #timeoutMs: number;
   readonly #network: DirectoryNetwork;
   readonly #allowInsecureClear: boolean;
@@ -138,9 +166,23 @@ export class DirectoryClient {
       if (p !== 'http:' && p !== 'https:') throw new Error(`Bootstrap URL '${u}' must be http(s)`);
     }
     this.#urls = [...opts.bootstrapUrls];
-    this.#publicKey =
-      typeof opts.publicKey === 'string' ? DirectoryClient.#parseKey(opts.publicKey) : opts.publicKey;
-    if (this.#publicKey.length !== 32) throw new Error('Directory public key must be 32 bytes');
+    const key = (k: Uint8Array | string) => {
+      const b = typeof k === 'string' ? DirectoryClient.#parseKey(k) : k;
+      if (b.length !== 32) throw new Error('Directory public key must be 32 bytes');
+      return b;
+    };
+    if ((opts.rootKeys === undefined) === (opts.publicKey === undefined)) {
+      throw new Error(
+        'Discovery needs exactly one of rootKeys (pinned root keys) and publicKey (legacy single key)',
+      );
+    }
+    if (opts.rootKeys) {
+      if (opts.rootKeys.length === 0) throw new Error('Discovery needs at least one pinned root key');
+      this.#trust = { rootKeys: opts.rootKeys.map(key) };
+    } else {
+      this.#trust = { singleKey: key(opts.publicKey!) };
+    }
+    this.#maxResponseBytes = opts.maxResponseBytes ?? MAX_DIRECTORY_RESPONSE_BYTES;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#network = opts.network ?? 'clear';
     this.#allowInsecureClear = opts.allowInsecureClear ?? false;
@@ -160,6 +202,11 @@ export class DirectoryClient {
   /** The network whose URLs this client hands out. */
   get network(): DirectoryNetwork {
     return this.#network;
+  }
+
+  /** Bytes read and verifications run since construction. */
+  stats(): DiscoveryStats {
+    return { ...this.#stats };
   }
 
   /** Failures of the last refresh (entries skipped and why). */
@@ -194,6 +241,23 @@ export class DirectoryClient {
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     const failures: MirrorFailure[] = [];
+    if (this.#known.size === 0 && order.length >= 2) {
+      // first contact: ask two mirrors at once and merge what both verify, so
+      // one mirror withholding a record (a new owner's) is not believed alone
+      const pair = order.splice(0, 2);
+      const results = await Promise.all(pair.map((u) => this.#tryMirror(u)));
+      const good: DirectoryRecord[][] = [];
+      for (const r of results) {
+        if ('reason' in r) failures.push(r);
+        else good.push(r);
+      }
+      if (good.length > 0) {
+        this.#adopt(good.flat());
+        this.#lastFailures = failures;
+        const source = pair.filter((_, i) => !('reason' in results[i]!)).join(' + ');
+        return { source, failures, directory: this.current() ?? { instances: new Map(), pools: new Map() } };
+      }
+    }
     for (const url of order) {
       const result = await this.#tryMirror(url);
       if ('reason' in result) {
@@ -209,7 +273,10 @@ export class DirectoryClient {
       };
     }
     this.#lastFailures = failures;
-    throw new DiscoveryError(`No bootstrap entry gave a valid directory (${order.length} tried)`, failures);
+    throw new DiscoveryError(
+      `No bootstrap entry gave a valid directory (${failures.length} tried)`,
+      failures,
+    );
   }
 
   /**
@@ -258,9 +325,17 @@ export class DirectoryClient {
         await res.body?.cancel().catch(() => undefined);
         return { url, reason: 'http-status', message: `HTTP ${res.status}` };
       } else {
+        const text = await this.#readBounded(res);
+        if (text === null) {
+          return {
+            url,
+            reason: 'bad-response',
+            message: `response larger than ${this.#maxResponseBytes} bytes (reading stopped)`,
+          };
+        }
         let body: unknown;
         try {
-          body = JSON.parse(await res.text());
+          body = JSON.parse(text);
         } catch {
           return { url, reason: 'bad-response', message: 'response is not JSON' };
         }
@@ -279,10 +354,20 @@ export class DirectoryClient {
     }
     const now = this.#now();
     const records: DirectoryRecord[] = [];
-    for (const signed of signedRecords) {
+    // identical copies are verified once; one certificate is checked once
+    const unique = new Map<string, SignedDirectoryRecord>();
+    for (const r of signedRecords) unique.set(`${r.signature}\n${r.record}`, r);
+    const certificateCache: CertificateCache = new Map();
+    for (const signed of unique.values()) {
       let record: DirectoryRecord;
+      if (++this.#stats.verifications % VERIFICATIONS_PER_YIELD === 0) {
+        await new Promise((r) => setTimeout(r, 0)); // let timers and sockets run between verifications
+      }
       try {
-        record = verifyDirectoryRecord(signed, this.#publicKey, now, { clockSkewMs: this.#clockSkewMs });
+        record = verifyDirectoryRecord(signed, this.#trust, now, {
+          clockSkewMs: this.#clockSkewMs,
+          certificateCache,
+        });
       } catch (err) {
         if (err instanceof DirectoryVerificationError) {
           return { url, reason: err.reason, message: `tampered or stale directory: ${err.message}` };
@@ -300,6 +385,41 @@ export class DirectoryClient {
       records.push(record);
     }
     return records;
+  }
+
+  /**
+   * Reads the body with a byte counter; null (and the transfer aborted) as
+   * soon as it passes the limit, so a hostile mirror cannot make us buffer
+   * more than `maxResponseBytes`.
+   */
+  async #readBounded(res: Response): Promise<string | null> {
+    const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+    if (declared > this.#maxResponseBytes) {
+      await res.body?.cancel().catch(() => undefined);
+      return null;
+    }
+    if (!res.body) return '';
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      this.#stats.bytesRead += value.byteLength;
+      if (total > this.#maxResponseBytes) {
+        await reader.cancel().catch(() => undefined);
+        return null;
+      }
+      chunks.push(value);
+    }
+    const all = new Uint8Array(total);
+    let off = 0;
+    for (const c of chunks) {
+      all.set(c, off);
+      off += c.byteLength;
+    }
+    return new TextDecoder().decode(all);
   }
 
   #warn(message: string): void {

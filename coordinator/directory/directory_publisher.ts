@@ -12,19 +12,29 @@
  *
  * The signing key comes from `WHIRLPOOL_DIRECTORY_PRIVATE_KEY` (64 hex
  * characters, an Ed25519 seed) or `WHIRLPOOL_DIRECTORY_PRIVATE_KEY_FILE`
- * (a file holding that hex); it is configured on coordinators only.
+ * (a file holding that hex); it is configured on coordinators only. With
+ * `WHIRLPOOL_DIRECTORY_CERTIFICATE(_FILE)` (the offline root's certificate of
+ * this instance's key, `npm run directory:certify`) the key is this
+ * instance's own and records are version 2 carrying the certificate;
+ * without it the key is the legacy cluster-wide key (version 1 records).
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { z } from 'zod';
 import { currentFencesOf } from '#coordinator/store/pool_lease.ts';
+import { InstanceCertificateSchema } from '#shared/directory/certificate.ts';
 import {
+  CERTIFIED_RECORD_VERSION,
   DIRECTORY_RECORD_VERSION,
   type DirectoryRecord,
+  MAX_RECORD_TTL_MS,
   type SignedDirectoryRecord,
+  type SignedInstanceCertificate,
 } from '#shared/directory/record.ts';
-import { parseDirectoryKeyHex, signDirectoryRecord } from '#shared/directory/signing.ts';
+import { directoryPublicKey, parseDirectoryKeyHex, signDirectoryRecord } from '#shared/directory/signing.ts';
 
 /** The slice of a mysql2 promise pool the publisher uses. */
 export type PublisherDb = Pick<Pool, 'query'>;
@@ -41,8 +51,10 @@ export interface DirectoryPublisherOptions {
   instanceId: string;
   /** Ed25519 seed (32 bytes), see {@link loadDirectoryPrivateKey}. */
   privateKey: Uint8Array;
-  /** Record lifetime in ms (default 60 000). Clients and bootstrap nodes drop the record after it. */
+  /** Record lifetime in ms (default 60 000, at most 120 000: verifiers refuse longer). Clients and bootstrap nodes drop the record after it. */
   ttlMs?: number;
+  /** Root certificate of `privateKey` for this instance (version 2 records); null/absent: legacy single key. */
+  certificate?: SignedInstanceCertificate | null;
   /** Publication period in ms (default 15 000, keep it well under ttlMs). */
   intervalMs?: number;
   /** Overrides of the `instance` row (tests, or an instance not yet registered). */
@@ -90,6 +102,78 @@ export function loadDirectoryPrivateKey(
   return null;
 }
 
+const SignedCertificateSchema = z.strictObject({
+  certificate: z.string().max(2048),
+  signature: z.string().regex(/^[0-9a-f]{128}$/),
+});
+
+/**
+ * Reads this instance's certificate (JSON `{certificate, signature}` from
+ * `npm run directory:certify`) from `WHIRLPOOL_DIRECTORY_CERTIFICATE` or
+ * `WHIRLPOOL_DIRECTORY_CERTIFICATE_FILE`; null when neither is set.
+ */
+export function loadDirectoryCertificate(
+  env: Record<string, string | undefined> = process.env,
+): SignedInstanceCertificate | null {
+  const inline = env.WHIRLPOOL_DIRECTORY_CERTIFICATE;
+  const file = env.WHIRLPOOL_DIRECTORY_CERTIFICATE_FILE;
+  if (inline && file)
+    throw new Error(
+      'Set only one of WHIRLPOOL_DIRECTORY_CERTIFICATE and WHIRLPOOL_DIRECTORY_CERTIFICATE_FILE',
+    );
+  let text: string | undefined = inline;
+  if (file) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`Cannot read WHIRLPOOL_DIRECTORY_CERTIFICATE_FILE '${file}'`, { cause: err });
+    }
+  }
+  if (!text) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error('The directory certificate is not JSON ({"certificate": …, "signature": …})', {
+      cause: err,
+    });
+  }
+  const r = SignedCertificateSchema.safeParse(value);
+  if (!r.success)
+    throw new Error('The directory certificate must be {"certificate": "<json>", "signature": "<128 hex>"}');
+  return r.data;
+}
+
+/**
+ * Checks that a certificate fits this publisher: for `instanceId`, for the
+ * public key of `privateKey`; returns its expiry (records never outlive it).
+ * Throws with a clear message otherwise (a misconfigured instance must not
+ * publish records every client refuses).
+ */
+export function certificateExpiry(
+  certificate: SignedInstanceCertificate,
+  instanceId: string,
+  privateKey: Uint8Array,
+): number {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(certificate.certificate);
+  } catch (err) {
+    throw new Error('Directory certificate content is not JSON', { cause: err });
+  }
+  const c = InstanceCertificateSchema.safeParse(parsed);
+  if (!c.success) throw new Error('Directory certificate content does not match the certificate format');
+  if (c.data.instanceId !== instanceId) {
+    throw new Error(
+      `Directory certificate is for instance '${c.data.instanceId}', this instance is '${instanceId}'`,
+    );
+  }
+  if (c.data.publicKey !== bytesToHex(directoryPublicKey(privateKey))) {
+    throw new Error('Directory certificate certifies another key than WHIRLPOOL_DIRECTORY_PRIVATE_KEY');
+  }
+  return c.data.expiresAt;
+}
+
 /** Deletes this instance's record (graceful stop). */
 export async function withdrawDirectoryRecord(db: PublisherDb, instanceId: string): Promise<void> {
   await db.query('DELETE FROM directory_record WHERE instance_id = ?', [instanceId]);
@@ -102,6 +186,14 @@ export async function withdrawDirectoryRecord(db: PublisherDb, instanceId: strin
  */
 export async function publishDirectoryRecord(opts: DirectoryPublisherOptions): Promise<PublishResult> {
   const ttlMs = opts.ttlMs ?? DEFAULT_DIRECTORY_TTL_MS;
+  if (!(ttlMs > 0 && ttlMs <= MAX_RECORD_TTL_MS)) {
+    throw new Error(
+      `Directory record TTL ${ttlMs} ms must be in (0, ${MAX_RECORD_TTL_MS}] (verifiers refuse longer)`,
+    );
+  }
+  const certExpiry = opts.certificate
+    ? certificateExpiry(opts.certificate, opts.instanceId, opts.privateKey)
+    : null;
   const [instRows] = await opts.db.query<RowDataPacket[]>(
     'SELECT url_clear, url_onion, state, CAST(ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS SIGNED) AS now_ms ' +
       'FROM (SELECT 1) AS one LEFT JOIN instance ON instance.id = ?',
@@ -123,15 +215,20 @@ export async function publishDirectoryRecord(opts: DirectoryPublisherOptions): P
   const urlOnion = opts.urlOnion !== undefined ? opts.urlOnion : (inst.url_onion ?? null);
 
   const fences = await currentFencesOf(opts.db, opts.instanceId);
+  if (certExpiry !== null && nowMs >= certExpiry) {
+    return { action: 'skipped', reason: `the directory certificate of '${opts.instanceId}' has expired` };
+  }
+  const expiresAt = certExpiry === null ? nowMs + ttlMs : Math.min(nowMs + ttlMs, certExpiry);
   const record: DirectoryRecord = {
-    version: DIRECTORY_RECORD_VERSION,
+    version: opts.certificate ? CERTIFIED_RECORD_VERSION : DIRECTORY_RECORD_VERSION,
     instanceId: opts.instanceId,
     urlClear,
     urlOnion,
     state,
     pools: fences.map((f) => ({ poolId: f.poolId, epoch: f.epoch })),
     issuedAt: nowMs,
-    expiresAt: nowMs + ttlMs,
+    expiresAt,
+    ...(opts.certificate ? { certificate: opts.certificate } : {}),
   };
   const signed = signDirectoryRecord(record, opts.privateKey);
   await opts.db.query<ResultSetHeader>(
@@ -139,7 +236,7 @@ export async function publishDirectoryRecord(opts: DirectoryPublisherOptions): P
       'VALUES (?, ?, ?, NOW(3), TIMESTAMPADD(MICROSECOND, ?, NOW(3))) ' +
       'ON DUPLICATE KEY UPDATE record = VALUES(record), signature = VALUES(signature), ' +
       'issued_at = VALUES(issued_at), expires_at = VALUES(expires_at)',
-    [opts.instanceId, signed.record, signed.signature, ttlMs * 1000],
+    [opts.instanceId, signed.record, signed.signature, (expiresAt - nowMs) * 1000],
   );
   return { action: 'published', record, signed };
 }
@@ -159,6 +256,7 @@ export interface DirectoryPublisher {
 export function startDirectoryPublisher(opts: DirectoryPublisherOptions): DirectoryPublisher {
   const intervalMs = opts.intervalMs ?? DEFAULT_DIRECTORY_INTERVAL_MS;
   const ttlMs = opts.ttlMs ?? DEFAULT_DIRECTORY_TTL_MS;
+  if (opts.certificate) certificateExpiry(opts.certificate, opts.instanceId, opts.privateKey);
   if (intervalMs >= ttlMs) {
     throw new Error(
       `Directory publish interval ${intervalMs} ms must be shorter than the record TTL ${ttlMs} ms`,

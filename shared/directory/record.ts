@@ -13,11 +13,34 @@
  */
 import { z } from 'zod';
 
-/** Format version carried in every record; verifiers refuse other values. */
+/**
+ * Format version of a record signed directly by the cluster's single
+ * directory key (legacy single-key mode, no certificate).
+ */
 export const DIRECTORY_RECORD_VERSION = 1;
+/** Format version of a record signed by an instance key and carrying its root certificate. */
+export const CERTIFIED_RECORD_VERSION = 2;
 
-/** Longest lifetime (expiresAt - issuedAt) a verifier accepts: one day. */
-export const MAX_RECORD_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * Longest lifetime (`expiresAt - issuedAt`) a verifier accepts: 120 s, twice
+ * the publishers' TTL (60 s). A record claiming more is refused
+ * (`malformed-record`), so a stolen key or a replaying mirror gets at most
+ * this long out of one record.
+ */
+export const MAX_RECORD_TTL_MS = 120_000;
+
+/**
+ * Highest lease epoch a record may claim: 2^32 − 1 (one acquisition a second
+ * takes 136 years to get there). Records claiming more are refused, so a
+ * record claiming epoch 2^53 − 1 cannot win every pool.
+ */
+export const MAX_DIRECTORY_EPOCH = 2 ** 32 - 1;
+
+/** Most pools one record may list. */
+export const MAX_RECORD_POOLS = 256;
+
+/** Longest record text (UTF-16 code units, JSON is ASCII here): 16 KiB. */
+export const MAX_RECORD_CHARS = 16_384;
 
 /** Instance states a coordinator publishes. `draining` instances still own their pools until they release them. */
 export const INSTANCE_STATES = ['active', 'draining'] as const;
@@ -47,6 +70,16 @@ export interface DirectoryRecord {
   issuedAt: number;
   /** Milliseconds since the Unix epoch after which the record must not be used. */
   expiresAt: number;
+  /** Version 2 only: the root's certificate of the instance key that signed this record. */
+  certificate?: SignedInstanceCertificate;
+}
+
+/** A root-signed instance certificate as carried in a record (see certificate.ts). */
+export interface SignedInstanceCertificate {
+  /** Canonical JSON of the certificate content. */
+  certificate: string;
+  /** Ed25519 signature of the root key, 128 lowercase hex characters. */
+  signature: string;
 }
 
 /** A record as stored and served: canonical JSON text plus its Ed25519 signature (128 hex characters). */
@@ -78,30 +111,39 @@ export const DirectoryRecordSchema = z
     urlOnion: httpUrl.nullable(),
     state: z.enum(INSTANCE_STATES),
     pools: z
-      .array(z.strictObject({ poolId: z.string().regex(idPattern), epoch: z.number().int().positive() }))
-      .max(1000),
+      .array(
+        z.strictObject({
+          poolId: z.string().regex(idPattern),
+          epoch: z.number().int().positive().max(MAX_DIRECTORY_EPOCH),
+        }),
+      )
+      .max(MAX_RECORD_POOLS),
     issuedAt: timestamp,
     expiresAt: timestamp,
+    certificate: z
+      .strictObject({ certificate: z.string().max(2048), signature: z.string().max(128) })
+      .optional(),
   })
   .refine((r) => r.expiresAt > r.issuedAt, 'expiresAt must be after issuedAt')
   .refine((r) => new Set(r.pools.map((p) => p.poolId)).size === r.pools.length, 'pools must be unique');
 
 /** Schema of a signed record on the wire (shape only; see verifyDirectoryRecord for the content). */
 export const SignedDirectoryRecordSchema = z.strictObject({
-  record: z.string().max(200_000),
-  signature: z.string(),
+  record: z.string().max(MAX_RECORD_CHARS),
+  signature: z.string().max(128),
 });
 
 /**
  * Canonical JSON text of a record: members in the order of
  * {@link DirectoryRecord}, pools sorted by poolId (code unit order), no
- * whitespace. This exact text is signed and served.
+ * whitespace, `certificate` (members `certificate`, `signature`) last and
+ * only when present. This exact text is signed and served.
  */
 export function canonicalRecordJson(record: DirectoryRecord): string {
   const pools = [...record.pools]
     .sort((a, b) => (a.poolId < b.poolId ? -1 : a.poolId > b.poolId ? 1 : 0))
     .map((p) => ({ poolId: p.poolId, epoch: p.epoch }));
-  return JSON.stringify({
+  const base = {
     version: record.version,
     instanceId: record.instanceId,
     urlClear: record.urlClear,
@@ -110,5 +152,10 @@ export function canonicalRecordJson(record: DirectoryRecord): string {
     pools,
     issuedAt: record.issuedAt,
     expiresAt: record.expiresAt,
+  };
+  if (!record.certificate) return JSON.stringify(base);
+  return JSON.stringify({
+    ...base,
+    certificate: { certificate: record.certificate.certificate, signature: record.certificate.signature },
   });
 }

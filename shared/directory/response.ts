@@ -14,7 +14,18 @@ import {
   type SignedDirectoryRecord,
   SignedDirectoryRecordSchema,
 } from './record.ts';
-import { DirectoryVerificationError, verifyDirectoryRecord } from './signing.ts';
+import {
+  type CertificateCache,
+  type DirectoryTrust,
+  DirectoryVerificationError,
+  verifyDirectoryRecord,
+} from './signing.ts';
+
+/** Most records a directory response may hold (clients refuse larger answers before verifying anything). */
+export const MAX_DIRECTORY_RECORDS = 1000;
+
+/** Largest `GET /instances` body a client reads: 1 MiB (it stops reading beyond). */
+export const MAX_DIRECTORY_RESPONSE_BYTES = 1024 * 1024;
 
 /** Path of the directory endpoint on bootstrap nodes and coordinators. */
 export const INSTANCES_PATH = '/instances';
@@ -32,7 +43,7 @@ export interface DirectoryResponse {
 /** Schema clients parse the response with (unknown members tolerated for later additions). */
 export const DirectoryResponseSchema = z.looseObject({
   version: z.literal(1),
-  records: z.array(SignedDirectoryRecordSchema).max(10_000),
+  records: z.array(SignedDirectoryRecordSchema).max(MAX_DIRECTORY_RECORDS),
   pools: z.record(z.string(), z.looseObject({ instanceId: z.string(), epoch: z.number() })).optional(),
 });
 
@@ -49,21 +60,22 @@ function parseUnverified(signed: SignedDirectoryRecord): DirectoryRecord | null 
 /**
  * Builds the response from stored records at time `nowMs`: drops records
  * already expired (and, when `publicKey` is given, records that fail
- * verification, returned in `refused`), sorts the rest and derives the pool
+ * verification — a legacy key or `{ rootKeys }` — returned in `refused`), sorts the rest and derives the pool
  * map. `nextExpiryMs` is when the earliest kept record expires (the body must
  * be rebuilt then), or null.
  */
 export function buildDirectoryResponse(
   stored: readonly SignedDirectoryRecord[],
-  opts: { nowMs: number; publicKey?: Uint8Array | null },
+  opts: { nowMs: number; publicKey?: Uint8Array | DirectoryTrust | null },
 ): { response: DirectoryResponse; refused: DirectoryVerificationError[]; nextExpiryMs: number | null } {
   const refused: DirectoryVerificationError[] = [];
   const kept: Array<{ signed: SignedDirectoryRecord; record: DirectoryRecord }> = [];
+  const certificateCache: CertificateCache = new Map();
   for (const s of stored) {
     let record: DirectoryRecord | null;
     if (opts.publicKey) {
       try {
-        record = verifyDirectoryRecord(s, opts.publicKey, opts.nowMs, { clockSkewMs: 0 });
+        record = verifyDirectoryRecord(s, opts.publicKey, opts.nowMs, { clockSkewMs: 0, certificateCache });
       } catch (err) {
         if (err instanceof DirectoryVerificationError) {
           refused.push(err);

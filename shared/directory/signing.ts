@@ -1,7 +1,15 @@
 /**
- * Signing and verification of directory records with the cluster's
- * directory key (Ed25519, @noble/curves: pure JS, same code in Node, Deno,
- * Workers and browsers).
+ * Signing and verification of directory records (Ed25519, @noble/curves:
+ * pure JS, same code in Node, Deno, Workers and browsers). Two trust modes:
+ *
+ * - **root keys** (default for new deployments): a record (version 2) is
+ *   signed by its instance's own key and carries the root's certificate of
+ *   that key ({@link checkInstanceCertificate}); verifiers pin one or more
+ *   root public keys (several for rotation);
+ * - **single key** (legacy): a record (version 1) signed directly by the one
+ *   pinned cluster key. A verifier in root mode never accepts such a record,
+ *   and a single-key verifier never accepts a version 2 record, so the
+ *   legacy mode cannot weaken a root-pinned client.
  *
  * The signed message is the UTF-8 encoding of
  * `"whirlpool-directory-record-v1\n" + canonicalJson` (a domain prefix so a
@@ -15,6 +23,12 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import {
+  type CertificateProblem,
+  checkInstanceCertificate,
+  type InstanceCertificate,
+} from './certificate.ts';
+import {
+  CERTIFIED_RECORD_VERSION,
   canonicalRecordJson,
   DIRECTORY_RECORD_VERSION,
   type DirectoryRecord,
@@ -37,7 +51,22 @@ export type DirectoryVerificationReason =
   | 'non-canonical'
   | 'unsupported-version'
   | 'expired'
-  | 'not-yet-valid';
+  | 'not-yet-valid'
+  | 'untrusted-certificate';
+
+/** What a verifier trusts: the pinned root keys (records with certificates), or one legacy directory key. */
+export type DirectoryTrust = { rootKeys: readonly Uint8Array[] } | { singleKey: Uint8Array };
+
+/** Normalises the legacy `Uint8Array` form to {@link DirectoryTrust}. */
+export function toDirectoryTrust(t: DirectoryTrust | Uint8Array): DirectoryTrust {
+  return t instanceof Uint8Array ? { singleKey: t } : t;
+}
+
+/** Cache of certificate checks within one verification pass (same certificate, one check). */
+export type CertificateCache = Map<
+  string,
+  { ok: true; certificate: InstanceCertificate } | { ok: false; problem: CertificateProblem; message: string }
+>;
 
 /** A directory record failed verification; `reason` says which check and `instanceId` whose record (when readable). */
 export class DirectoryVerificationError extends Error {
@@ -99,20 +128,25 @@ function peekInstanceId(json: string): string | null {
 }
 
 /**
- * Verifies a signed record against the pinned directory public key at time
- * `nowMs` (milliseconds since the Unix epoch) and returns its content.
- * Throws {@link DirectoryVerificationError} on a forged or altered record
- * (`forged`), a record that is not in canonical form, an unknown version, or
- * one outside its validity window (`expired`, `not-yet-valid`, with
- * `clockSkewMs` of tolerance).
+ * Verifies a signed record at time `nowMs` (ms since the Unix epoch) and
+ * returns its content. `trust` is the pinned root keys (record version 2:
+ * certificate by a root key for this instance, record signed by the
+ * certified key, record expiring no later than its certificate) or, legacy,
+ * one directory key (`Uint8Array` or `{ singleKey }`, record version 1).
+ * Throws {@link DirectoryVerificationError}: `forged` (signature does not
+ * verify), `untrusted-certificate`, `malformed-record` (schema, a lifetime
+ * above {@link MAX_RECORD_TTL_MS}, an epoch above the maximum),
+ * `unsupported-version` (also a record of the other trust mode),
+ * `non-canonical`, `expired` / `not-yet-valid` (with `clockSkewMs`).
  */
 export function verifyDirectoryRecord(
   signed: SignedDirectoryRecord,
-  pinnedPublicKey: Uint8Array,
+  trust: DirectoryTrust | Uint8Array,
   nowMs: number,
-  opts: { clockSkewMs?: number } = {},
+  opts: { clockSkewMs?: number; certificateCache?: CertificateCache } = {},
 ): DirectoryRecord {
   const skew = opts.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
+  const t = toDirectoryTrust(trust);
   const json = signed.record;
   if (typeof signed.signature !== 'string' || !/^[0-9a-f]{128}$/.test(signed.signature)) {
     throw new DirectoryVerificationError(
@@ -121,9 +155,36 @@ export function verifyDirectoryRecord(
       'signature must be 128 lowercase hex characters',
     );
   }
+  let signingKey: Uint8Array;
+  let record: DirectoryRecord | null = null;
+  let certificate: InstanceCertificate | null = null;
+  if ('singleKey' in t) {
+    signingKey = t.singleKey;
+  } else {
+    // root mode: the certificate inside the (not yet verified) record names the signing key
+    record = parseRecord(json);
+    if (record.version !== CERTIFIED_RECORD_VERSION || !record.certificate) {
+      throw new DirectoryVerificationError(
+        'unsupported-version',
+        record.instanceId,
+        `version ${record.version} record without a certificate: this verifier pins root keys and needs version ${CERTIFIED_RECORD_VERSION}`,
+      );
+    }
+    const cacheKey = `${record.instanceId}\n${record.certificate.signature}\n${record.certificate.certificate}`;
+    let check = opts.certificateCache?.get(cacheKey);
+    if (!check) {
+      check = checkInstanceCertificate(record.certificate, t.rootKeys, record.instanceId, nowMs, skew);
+      opts.certificateCache?.set(cacheKey, check);
+    }
+    if (!check.ok) {
+      throw new DirectoryVerificationError('untrusted-certificate', record.instanceId, check.message);
+    }
+    certificate = check.certificate;
+    signingKey = hexToBytes(certificate.publicKey);
+  }
   let valid = false;
   try {
-    valid = ed25519.verify(hexToBytes(signed.signature), signedMessage(json), pinnedPublicKey);
+    valid = ed25519.verify(hexToBytes(signed.signature), signedMessage(json), signingKey);
   } catch {
     valid = false;
   }
@@ -131,29 +192,22 @@ export function verifyDirectoryRecord(
     throw new DirectoryVerificationError(
       'forged',
       peekInstanceId(json),
-      `signature does not verify under the pinned directory key ${bytesToHex(pinnedPublicKey).slice(0, 16)}… (forged or altered record)`,
+      `signature does not verify under the ${certificate ? 'certified instance' : 'pinned directory'} key ${bytesToHex(signingKey).slice(0, 16)}… (forged or altered record)`,
     );
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch (err) {
-    throw new DirectoryVerificationError('malformed-record', null, 'record is not JSON', { cause: err });
-  }
-  const result = DirectoryRecordSchema.safeParse(parsed);
-  if (!result.success) {
-    throw new DirectoryVerificationError(
-      'malformed-record',
-      peekInstanceId(json),
-      `record does not match the schema: ${result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
-    );
-  }
-  const record = result.data;
-  if (record.version !== DIRECTORY_RECORD_VERSION) {
+  record ??= parseRecord(json);
+  if (certificate === null && record.version !== DIRECTORY_RECORD_VERSION) {
     throw new DirectoryVerificationError(
       'unsupported-version',
       record.instanceId,
-      `version ${record.version}, this verifier knows version ${DIRECTORY_RECORD_VERSION}`,
+      `version ${record.version}, this verifier (single key) knows version ${DIRECTORY_RECORD_VERSION}`,
+    );
+  }
+  if (certificate === null && record.certificate) {
+    throw new DirectoryVerificationError(
+      'malformed-record',
+      record.instanceId,
+      'version 1 record with a certificate',
     );
   }
   if (canonicalRecordJson(record) !== json) {
@@ -168,6 +222,13 @@ export function verifyDirectoryRecord(
       'malformed-record',
       record.instanceId,
       `lifetime ${record.expiresAt - record.issuedAt} ms exceeds the maximum ${MAX_RECORD_TTL_MS} ms`,
+    );
+  }
+  if (certificate && record.expiresAt > certificate.expiresAt) {
+    throw new DirectoryVerificationError(
+      'untrusted-certificate',
+      record.instanceId,
+      `record expires after its certificate (${new Date(certificate.expiresAt).toISOString()})`,
     );
   }
   if (nowMs >= record.expiresAt + skew) {
@@ -185,4 +246,23 @@ export function verifyDirectoryRecord(
     );
   }
   return record;
+}
+
+/** Parses record text against the schema (version not checked). */
+function parseRecord(json: string): DirectoryRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (err) {
+    throw new DirectoryVerificationError('malformed-record', null, 'record is not JSON', { cause: err });
+  }
+  const result = DirectoryRecordSchema.safeParse(parsed);
+  if (!result.success) {
+    throw new DirectoryVerificationError(
+      'malformed-record',
+      peekInstanceId(json),
+      `record does not match the schema: ${result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    );
+  }
+  return result.data;
 }
