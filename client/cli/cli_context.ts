@@ -21,6 +21,8 @@ export interface GlobalOptions {
   /** Comma-separated bootstrap URLs (directory discovery, exclusive with `server`). */
   bootstrap?: string;
   directoryKey?: string;
+  /** Comma-separated pinned root public keys (certified directory). */
+  directoryRootKeys?: string;
   network: NetworkName;
   rpc?: string;
   mnemonicFile?: string;

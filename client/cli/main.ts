@@ -62,8 +62,13 @@ function program(): Command {
       process.env.WHIRLPOOL_BOOTSTRAP,
     )
     .option(
+      '--directory-root-keys <hex,...>',
+      'pinned directory root public keys (64 hex each, comma-separated: old and new while rotating), with --bootstrap',
+      process.env.WHIRLPOOL_DIRECTORY_ROOT_KEYS,
+    )
+    .option(
       '--directory-key <hex>',
-      'pinned directory public key (64 hex), with --bootstrap',
+      'legacy single directory key (64 hex), with --bootstrap, instead of --directory-root-keys',
       process.env.WHIRLPOOL_DIRECTORY_PUBLIC_KEY,
     )
     .addOption(

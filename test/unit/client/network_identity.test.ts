@@ -98,3 +98,27 @@ describe('CLI --prefer-onion', () => {
     expect(client.directory!.network).toBe('onion');
   });
 });
+
+describe('CLI pinned root keys', () => {
+  it('--directory-root-keys gives the client several roots; with --directory-key it is refused', async () => {
+    const { coordinatorOptions } = await import('#client/cli/cli_context.ts');
+    const base = {
+      network: 'regtest' as const,
+      stateFile: 'x',
+      transport: 'websocket' as const,
+      reconnectDelay: '1',
+      retryDelay: '1',
+    };
+    const k1 = 'ab'.repeat(32);
+    const k2 = 'cd'.repeat(32);
+    expect(
+      coordinatorOptions({ ...base, bootstrap: 'https://m', directoryRootKeys: `${k1}, ${k2}` }),
+    ).toEqual({
+      bootstrap: { urls: ['https://m'], directoryRootKeys: [k1, k2], preferOnion: false },
+    });
+    expect(() =>
+      coordinatorOptions({ ...base, bootstrap: 'https://m', directoryRootKeys: k1, directoryKey: k2 }),
+    ).toThrow(/not both/);
+    expect(() => coordinatorOptions({ ...base, bootstrap: 'https://m' })).toThrow(/--directory-root-keys/);
+  });
+});
