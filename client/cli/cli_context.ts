@@ -114,23 +114,40 @@ export function openWallet(o: GlobalOptions): Wallet {
 /** Default coordinator when neither --server nor --bootstrap is given. */
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
-/** `serverUrl` or `bootstrap` of the client, from --server / --bootstrap + --directory-key. */
-export function coordinatorOptions(
-  o: GlobalOptions,
-):
+/** `serverUrl` or `bootstrap` of the client, from --server / --bootstrap + --directory-root-keys (or the legacy --directory-key). */
+export function coordinatorOptions(o: GlobalOptions):
   | { serverUrl: string }
-  | { bootstrap: { urls: string[]; directoryPublicKey: string; preferOnion: boolean } } {
-  if (o.bootstrap) {
-    if (o.server) throw new CliError('--server and --bootstrap are mutually exclusive');
-    if (!o.directoryKey)
-      throw new CliError('--bootstrap needs --directory-key (or WHIRLPOOL_DIRECTORY_PUBLIC_KEY)');
-    const urls = o.bootstrap
+  | {
+      bootstrap: {
+        urls: string[];
+        directoryPublicKey?: string;
+        directoryRootKeys?: string[];
+        preferOnion: boolean;
+      };
+    } {
+  const list = (v: string) =>
+    v
       .split(',')
       .map((u) => u.trim())
       .filter((u) => u);
-    return { bootstrap: { urls, directoryPublicKey: o.directoryKey, preferOnion: o.preferOnion === true } };
+  if (o.bootstrap) {
+    if (o.server) throw new CliError('--server and --bootstrap are mutually exclusive');
+    if (o.directoryKey && o.directoryRootKeys)
+      throw new CliError(
+        'Give --directory-root-keys (certified directory) or --directory-key (legacy), not both',
+      );
+    if (!o.directoryKey && !o.directoryRootKeys)
+      throw new CliError(
+        '--bootstrap needs --directory-root-keys (or WHIRLPOOL_DIRECTORY_ROOT_KEYS), or the legacy --directory-key',
+      );
+    const urls = list(o.bootstrap);
+    const preferOnion = o.preferOnion === true;
+    if (o.directoryRootKeys)
+      return { bootstrap: { urls, directoryRootKeys: list(o.directoryRootKeys), preferOnion } };
+    return { bootstrap: { urls, directoryPublicKey: o.directoryKey, preferOnion } };
   }
-  if (o.directoryKey) throw new CliError('--directory-key is only used with --bootstrap');
+  if (o.directoryKey || o.directoryRootKeys)
+    throw new CliError('--directory-key / --directory-root-keys are only used with --bootstrap');
   if (o.preferOnion)
     throw new CliError('--prefer-onion needs --bootstrap (with --server, give the onion URL itself)');
   return { serverUrl: o.server ?? DEFAULT_SERVER };
