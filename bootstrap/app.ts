@@ -113,6 +113,9 @@ export function createBootstrapApp(opts: BootstrapAppOptions): { app: Hono; cach
   });
   const app = new Hono();
   app.route('/', createInstancesApp(cache, { maxAgeSeconds: opts.maxAgeSeconds }));
+  // /health is public: it says whether the last read failed, never the error's text (it names hosts);
+  // that text goes to the log, once per distinct error
+  let loggedError: string | null = null;
   app.get('/health', async (c) => {
     let records: number | null = null;
     try {
@@ -121,6 +124,9 @@ export function createBootstrapApp(opts: BootstrapAppOptions): { app: Hono; cach
       records = null;
     }
     const stats = cache.stats();
+    if (stats.lastError !== null && stats.lastError !== loggedError)
+      console.warn(`bootstrap: directory read failing: ${stats.lastError.slice(0, 500)}`);
+    loggedError = stats.lastError;
     return c.json(
       {
         status: records === null ? 'unavailable' : 'ok',
@@ -129,7 +135,7 @@ export function createBootstrapApp(opts: BootstrapAppOptions): { app: Hono; cach
         dbFailures: stats.dbFailures,
         refusedRecords: stats.refusedRecords,
         lastReadAt: stats.lastReadAt,
-        lastError: stats.lastError?.slice(0, 200) ?? null,
+        failing: stats.lastError !== null,
       },
       records === null ? 503 : 200,
       { 'Cache-Control': 'no-store' },

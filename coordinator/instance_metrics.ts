@@ -270,7 +270,7 @@ export function instrumentStomp<A extends StompApplication>(app: A, m: InstanceM
         m.registerInputs.inc({ outcome: 'received' });
         pending.add(session.id);
       }
-      app.onSend(wrap(session), destination, headers, body);
+      return app.onSend(wrap(session), destination, headers, body);
     },
     onDisconnect(session) {
       settle(session.id, 'abandoned');

@@ -14,6 +14,7 @@
  */
 import { Hono } from 'hono';
 import type { Pool } from 'mysql2/promise';
+import { Counter } from 'prom-client';
 import { clusterConfigFromEnv } from '#coordinator/cluster/cluster_config.ts';
 import { createClusterFrontend } from '#coordinator/cluster/cluster_frontend.ts';
 import { type ClusterHandle, startClusterNode } from '#coordinator/cluster/start_cluster_node.ts';
@@ -38,6 +39,9 @@ import {
   timeStore,
   watchMixPhases,
 } from '#coordinator/instance_metrics.ts';
+import { rateLimit } from '#coordinator/limits/rate_limit_middleware.ts';
+import { createRefusals } from '#coordinator/limits/refusals.ts';
+import { limitRegisterInput } from '#coordinator/limits/register_input_limiter.ts';
 import { type Logger, redactUrl } from '#coordinator/log.ts';
 import {
   addMetricsRoute,
@@ -66,6 +70,7 @@ import { type HttpServerHandle, startHttpServer } from '#coordinator/transport/h
 import { feeAddressAt } from '#shared/bitcoin/fee_address.ts';
 import type { NetworkName } from '#shared/bitcoin/network.ts';
 import { nobleSecp256k1 } from '#shared/crypto/secp256k1.ts';
+import { REST_TX0 } from '#shared/protocol/constants.ts';
 import { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -198,6 +203,8 @@ export async function startCoordinator(
   const metrics = createMetrics({ labels: config.instanceId ? { instance: config.instanceId } : undefined });
   // operational metrics (coordinator/instance_metrics.ts): sessions, registrations, phases, leases, latencies
   const ops = createInstanceMetrics(metrics.registry);
+  // abuse limits: whirlpool_limit_refusals_total{limit} and sampled debug lines (coordinator/limits/)
+  const refusals = createRefusals(metrics.registry, log.child({ module: 'limits' }));
   // a mix result that meets a database outage is retried in the background (coordinator/store/result_retry.ts)
   const store = retryMixResults(instrumentStore(timeStore(new MySqlMixStore(db), ops), metrics), {
     logger: log.child({ module: 'store' }),
@@ -257,24 +264,43 @@ export async function startCoordinator(
     engine = mixEngine;
 
     // 5. HTTP: REST + metrics (+ STOMP through the transport)
-    const health = new HealthMonitor({
-      database: async () => {
-        await db.query('SELECT 1');
+    const health = new HealthMonitor(
+      {
+        database: async () => {
+          await db.query('SELECT 1');
+        },
+        bitcoinNode: async () => {
+          await rpc.getBlockCount();
+        },
       },
-      bitcoinNode: async () => {
-        await rpc.getBlockCount();
-      },
-    });
+      { logger: log.child({ module: 'health' }) },
+    );
     // Cluster routing (redirects, registerOutput 307): attached to the cluster node in step 6.
     const clusterConfig = clusterConfigFromEnv({ ...env });
+    const inputsHashLookups = new Counter({
+      name: 'whirlpool_inputs_hash_lookups_total',
+      help: 'mix_inputs_hash queries made for POST /rest/registerOutput of a mix not held here',
+      registers: [metrics.registry],
+    });
     const clusterFront = createClusterFrontend({
       engine: mixEngine,
       db,
       logger: log.child({ module: 'cluster' }),
       relaySecret: clusterConfig.relaySecret,
+      onInputsHashLookup: () => inputsHashLookups.inc(),
     });
     const poolStatus = new PoolStatusStore(db);
     const app = new Hono();
+    // /rest/tx0* rate-limited per address and per instance (fee indices, scode guesses)
+    const tx0Limit = rateLimit({
+      perAddressPerMinute: config.limits.tx0PerMinutePerAddress,
+      perMinute: config.limits.tx0PerMinute,
+      exempt: config.limits.addressLimitsExempt,
+      refusals,
+      names: { address: 'tx0_address_rate', total: 'tx0_rate' },
+    });
+    app.use(REST_TX0, tx0Limit);
+    app.use(`${REST_TX0}/*`, tx0Limit);
     app.route(
       '/',
       createRestApp({
@@ -334,12 +360,46 @@ export async function startCoordinator(
       env: { ...env },
     });
     if (config.metricsEnabled) addMetricsRoute(app, metrics);
+    const lim = config.limits;
     server = await startHttpServer({
       port: config.port,
       host: config.host,
       app,
-      stomp: instrumentStomp(clusterFront.stomp, ops),
+      // registerInput bounds inside the instrumentation: a refusal counts as received then refused
+      stomp: instrumentStomp(
+        limitRegisterInput(
+          clusterFront.stomp,
+          {
+            burstPerSession: lim.registerInputBurstPerSession,
+            refillMsPerSession: lim.registerInputRefillMsPerSession,
+            perSecond: lim.registerInputPerSecond,
+            concurrency: lim.registerInputConcurrency,
+          },
+          refusals,
+        ),
+        ops,
+      ),
       logger: log.child({ module: 'transport' }),
+      maxSessions: lim.maxSessions,
+      connectTimeoutMs: lim.stompConnectTimeoutMs,
+      refusals,
+      limits: {
+        body: {
+          output: lim.bodyOutputBytes,
+          tx0: lim.bodyTx0Bytes,
+          dashboard: lim.bodyDashboardBytes,
+          default: lim.bodyDefaultBytes,
+        },
+        headersTimeoutMs: lim.httpHeadersTimeoutMs,
+        requestTimeoutMs: lim.httpRequestTimeoutMs,
+        keepAliveTimeoutMs: lim.httpKeepAliveTimeoutMs,
+        maxSessionsPerAddress: lim.maxSessionsPerAddress,
+        maxConnections: lim.maxConnections,
+        maxConnectionsPerAddress: lim.maxConnectionsPerAddress,
+        addressLimitsExempt: lim.addressLimitsExempt,
+        idleTimeoutMs: lim.stompIdleTimeoutMs,
+        maxSendsInFlight: lim.stompSendsInFlight,
+      },
     });
     log.info({ port: server.port, host: config.host }, 'HTTP server listening');
     const httpServer = server;

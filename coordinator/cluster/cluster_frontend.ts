@@ -49,6 +49,8 @@ export interface ClusterFrontendOptions {
   logger: Logger;
   /** Cluster-wide relay secret (WHIRLPOOL_RELAY_SECRET), null: relayed client IPs neither sent nor used. */
   relaySecret?: string | null;
+  /** Called for every `mix_inputs_hash` lookup of a registerOutput (metrics). */
+  onInputsHashLookup?: () => void;
 }
 
 /** Builds the front; see module doc. */
@@ -93,6 +95,7 @@ export function createClusterFrontend(opts: ClusterFrontendOptions): ClusterFron
             instanceId: n.instanceId,
             inputsHashes,
             logger: opts.logger,
+            onLookup: opts.onInputsHashLookup,
           })
         : null;
     },

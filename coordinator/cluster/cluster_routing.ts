@@ -298,13 +298,13 @@ export class ClusterStompApplication implements StompApplication {
     destination: string,
     headers: ReadonlyMap<string, string>,
     body: string,
-  ): void {
+  ): unknown {
     const s = this.#state(session);
     if (s.relay) {
       s.relay.send(destination, headers, body);
       return;
     }
-    this.#o.engine.onSend(s.wrapped, destination, headers, body);
+    return this.#o.engine.onSend(s.wrapped, destination, headers, body);
   }
 
   onDisconnect(session: ClientSession): void {
@@ -352,6 +352,14 @@ export interface ClusterRegisterOutputOptions {
   logger: Logger;
   /** How long to look for a not-yet-recorded inputsHash (default 1500 ms). */
   lookupWaitMs?: number;
+  /**
+   * Requests that may wait for a not-yet-recorded inputsHash at once (default
+   * 16); beyond, a request looks up once and does not wait, so a flood of
+   * unknown inputsHashes costs one query each.
+   */
+  maxWaitingLookups?: number;
+  /** Called for every lookup query (metrics). */
+  onLookup?: () => void;
 }
 
 /** How a registerOutput reached this instance: the request's `Host` header. */
@@ -380,6 +388,14 @@ export function registerOutputTarget(
 }
 
 /**
+ * When a registerOutput looks for a not-yet-recorded inputsHash, ms after its
+ * arrival: at most {@link LOOKUP_DELAYS_MS}.length queries per request (the
+ * holder records the inputsHash when its mix enters REGISTER_OUTPUT, so a late
+ * record is found within the first few hundred ms).
+ */
+export const LOOKUP_DELAYS_MS: readonly number[] = [0, 200, 600, 1500];
+
+/**
  * The REST app's `registerOutput` in a cluster: handled here when this
  * instance holds the mix, else `{ redirectTo }` (→ HTTP 307, the client
  * re-POSTs the same body) to the holder's URL of the same kind as the one
@@ -389,27 +405,39 @@ export function clusterRegisterOutput(
   opts: ClusterRegisterOutputOptions,
 ): (req: RegisterOutputRequest, via?: RequestVia) => Promise<undefined | { redirectTo: string }> {
   const wait = opts.lookupWaitMs ?? 1500;
+  const delays = LOOKUP_DELAYS_MS.filter((d) => d < wait).concat(wait);
+  const maxWaiting = opts.maxWaitingLookups ?? 16;
+  let waiting = 0;
   return async (req, via = {}) => {
     if (opts.engine.findMixByInputsHash(req.inputsHash)) {
       await opts.engine.registerOutput(req);
       return undefined;
     }
-    const until = performance.now() + wait;
-    for (;;) {
-      const loc = await opts.inputsHashes.find(req.inputsHash).catch((err: unknown) => {
-        opts.logger.warn({ err }, 'inputsHash lookup failed');
-        return null;
-      });
-      if (loc && loc.instanceId !== opts.instanceId) {
-        const base = registerOutputTarget(loc, via);
-        if (base) return { redirectTo: `${base}${REST_REGISTER_OUTPUT}` };
-        opts.logger.warn(
-          { inputsHash: req.inputsHash, holder: loc.instanceId },
-          'registerOutput came in on the onion URL but the holder of the mix has none: not redirected',
-        );
+    const started = performance.now();
+    const mayWait = waiting < maxWaiting;
+    if (mayWait) waiting++;
+    try {
+      for (const delay of mayWait ? delays : [0]) {
+        const left = started + delay - performance.now();
+        if (left > 0) await new Promise((r) => setTimeout(r, left));
+        if (opts.engine.findMixByInputsHash(req.inputsHash)) break;
+        opts.onLookup?.();
+        const loc = await opts.inputsHashes.find(req.inputsHash).catch((err: unknown) => {
+          opts.logger.warn({ err }, 'inputsHash lookup failed');
+          return null;
+        });
+        if (loc && loc.instanceId !== opts.instanceId) {
+          const base = registerOutputTarget(loc, via);
+          if (base) return { redirectTo: `${base}${REST_REGISTER_OUTPUT}` };
+          opts.logger.warn(
+            { inputsHash: req.inputsHash, holder: loc.instanceId },
+            'registerOutput came in on the onion URL but the holder of the mix has none: not redirected',
+          );
+        }
+        if (loc) break;
       }
-      if (loc || performance.now() >= until || opts.engine.findMixByInputsHash(req.inputsHash)) break;
-      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      if (mayWait) waiting--;
     }
     await opts.engine.registerOutput(req); // the engine's own error ("mix not found"...) or a late local mix
     return undefined;

@@ -10,6 +10,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { validateMnemonic } from '@scure/bip39';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { z } from 'zod';
@@ -78,6 +79,54 @@ export interface EnvConfig {
   shutdownTimeoutMs: number | null;
   /** Whether `/metrics` (Prometheus) is served. */
   metricsEnabled: boolean;
+  /** Abuse limits of the client-facing listener (docs/operations.md, "Abuse limits"). */
+  limits: AbuseLimits;
+}
+
+/** Every bound an outside party meets on an instance (`WHIRLPOOL_LIMIT_*`, `WHIRLPOOL_HTTP_*_TIMEOUT_MS`). */
+export interface AbuseLimits {
+  /** Node `server.headersTimeout`: time to receive a request's headers, ms. */
+  httpHeadersTimeoutMs: number;
+  /** Node `server.requestTimeout`: time to receive a whole request (headers and body), ms. */
+  httpRequestTimeoutMs: number;
+  /** Node `server.keepAliveTimeout`: idle time of a keep-alive connection between requests, ms. */
+  httpKeepAliveTimeoutMs: number;
+  /** Body limit of `POST /rest/registerOutput` and `/rest/checkOutput`, bytes. */
+  bodyOutputBytes: number;
+  /** Body limit of the Tx0 endpoints (`/rest/tx0*`), bytes. */
+  bodyTx0Bytes: number;
+  /** Body limit of the dashboard's forms (login, logout, unban), bytes. */
+  bodyDashboardBytes: number;
+  /** Body limit of every other route (SockJS has its own, from the frame size), bytes. */
+  bodyDefaultBytes: number;
+  /** STOMP sessions of all transports. */
+  maxSessions: number;
+  /** STOMP sessions per source address (IPv6: per /64). */
+  maxSessionsPerAddress: number;
+  /** Open TCP connections. */
+  maxConnections: number;
+  /** Open TCP connections per source address (IPv6: per /64). */
+  maxConnectionsPerAddress: number;
+  /** Source addresses exempt from the per-address caps (Tor's local address for an onion service). */
+  addressLimitsExempt: string[];
+  /** Time between connection and CONNECT, ms. */
+  stompConnectTimeoutMs: number;
+  /** Inbound silence after which a session is dropped when it negotiated no heart-beat, ms. */
+  stompIdleTimeoutMs: number;
+  /** SENDs of one session handed to the engine and not finished; beyond it the socket is paused. */
+  stompSendsInFlight: number;
+  /** registerInput per session: burst. */
+  registerInputBurstPerSession: number;
+  /** registerInput per session: one more token every this many ms. */
+  registerInputRefillMsPerSession: number;
+  /** registerInput per second on the instance. */
+  registerInputPerSecond: number;
+  /** registerInput validations (bitcoin RPC + database) running at once. */
+  registerInputConcurrency: number;
+  /** `/rest/tx0*` calls per minute per source address. */
+  tx0PerMinutePerAddress: number;
+  /** `/rest/tx0*` calls per minute on the instance. */
+  tx0PerMinute: number;
 }
 
 const boolText = z
@@ -156,6 +205,38 @@ const ENV_SCHEMA = z.object({
   WHIRLPOOL_SECP256K1: z.enum(['libsecp256k1', 'noble']).default('libsecp256k1'),
   WHIRLPOOL_SHUTDOWN_TIMEOUT_MS: intText(0, 3_600_000).optional(),
   WHIRLPOOL_METRICS: boolText.default(true),
+  WHIRLPOOL_HTTP_HEADERS_TIMEOUT_MS: intText(1000, 600_000).default(10_000),
+  WHIRLPOOL_HTTP_REQUEST_TIMEOUT_MS: intText(1000, 600_000).default(30_000),
+  WHIRLPOOL_HTTP_KEEP_ALIVE_TIMEOUT_MS: intText(100, 600_000).default(5000),
+  WHIRLPOOL_LIMIT_BODY_OUTPUT_BYTES: intText(512, 1 << 20).default(4096),
+  WHIRLPOOL_LIMIT_BODY_TX0_BYTES: intText(1024, 16 << 20).default(65_536),
+  WHIRLPOOL_LIMIT_BODY_DASHBOARD_BYTES: intText(256, 1 << 20).default(1024),
+  WHIRLPOOL_LIMIT_BODY_DEFAULT_BYTES: intText(256, 16 << 20).default(16_384),
+  WHIRLPOOL_LIMIT_SESSIONS: intText(1, 1_000_000).default(20_000),
+  WHIRLPOOL_LIMIT_SESSIONS_PER_ADDRESS: intText(1, 1_000_000).default(64),
+  WHIRLPOOL_LIMIT_CONNECTIONS: intText(1, 1_000_000).default(30_000),
+  WHIRLPOOL_LIMIT_CONNECTIONS_PER_ADDRESS: intText(1, 1_000_000).default(128),
+  WHIRLPOOL_LIMIT_ADDRESS_EXEMPT: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== ''),
+    )
+    .refine((list) => list.every((a) => isIP(a) !== 0), {
+      error: 'expected a comma-separated list of IP addresses (e.g. 127.0.0.1,::1)',
+    })
+    .optional(),
+  WHIRLPOOL_LIMIT_STOMP_CONNECT_TIMEOUT_MS: intText(100, 600_000).default(20_000),
+  WHIRLPOOL_LIMIT_STOMP_IDLE_TIMEOUT_MS: intText(1000, 86_400_000).default(300_000),
+  WHIRLPOOL_LIMIT_STOMP_SENDS_IN_FLIGHT: intText(1, 1000).default(4),
+  WHIRLPOOL_LIMIT_REGISTER_INPUT_BURST: intText(1, 1000).default(3),
+  WHIRLPOOL_LIMIT_REGISTER_INPUT_REFILL_MS: intText(0, 3_600_000).default(10_000),
+  WHIRLPOOL_LIMIT_REGISTER_INPUT_PER_SECOND: intText(1, 100_000).default(100),
+  WHIRLPOOL_LIMIT_REGISTER_INPUT_CONCURRENCY: intText(1, 1000).default(8),
+  WHIRLPOOL_LIMIT_TX0_PER_MINUTE_PER_ADDRESS: intText(1, 1_000_000).default(30),
+  WHIRLPOOL_LIMIT_TX0_PER_MINUTE: intText(1, 10_000_000).default(1200),
 });
 
 /** Every variable read by {@link parseEnv} (the `_FILE` variants aside). */
@@ -216,6 +297,11 @@ export function parseEnv(
       problems.push(`${name}: ${issue.message}${shownValue(name, raw[name])}`);
     }
   }
+  if (parsed.success && parsed.data.WHIRLPOOL_TEST_MODE && parsed.data.WHIRLPOOL_NETWORK === 'mainnet') {
+    problems.push(
+      "WHIRLPOOL_TEST_MODE: test mode skips the Tx0 fee check and is refused with WHIRLPOOL_NETWORK 'mainnet'",
+    );
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -257,6 +343,29 @@ export function parseEnv(
     secp256k1: e.WHIRLPOOL_SECP256K1,
     shutdownTimeoutMs: e.WHIRLPOOL_SHUTDOWN_TIMEOUT_MS ?? null,
     metricsEnabled: e.WHIRLPOOL_METRICS,
+    limits: {
+      httpHeadersTimeoutMs: e.WHIRLPOOL_HTTP_HEADERS_TIMEOUT_MS,
+      httpRequestTimeoutMs: e.WHIRLPOOL_HTTP_REQUEST_TIMEOUT_MS,
+      httpKeepAliveTimeoutMs: e.WHIRLPOOL_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      bodyOutputBytes: e.WHIRLPOOL_LIMIT_BODY_OUTPUT_BYTES,
+      bodyTx0Bytes: e.WHIRLPOOL_LIMIT_BODY_TX0_BYTES,
+      bodyDashboardBytes: e.WHIRLPOOL_LIMIT_BODY_DASHBOARD_BYTES,
+      bodyDefaultBytes: e.WHIRLPOOL_LIMIT_BODY_DEFAULT_BYTES,
+      maxSessions: e.WHIRLPOOL_LIMIT_SESSIONS,
+      maxSessionsPerAddress: e.WHIRLPOOL_LIMIT_SESSIONS_PER_ADDRESS,
+      maxConnections: e.WHIRLPOOL_LIMIT_CONNECTIONS,
+      maxConnectionsPerAddress: e.WHIRLPOOL_LIMIT_CONNECTIONS_PER_ADDRESS,
+      addressLimitsExempt: e.WHIRLPOOL_LIMIT_ADDRESS_EXEMPT ?? [],
+      stompConnectTimeoutMs: e.WHIRLPOOL_LIMIT_STOMP_CONNECT_TIMEOUT_MS,
+      stompIdleTimeoutMs: e.WHIRLPOOL_LIMIT_STOMP_IDLE_TIMEOUT_MS,
+      stompSendsInFlight: e.WHIRLPOOL_LIMIT_STOMP_SENDS_IN_FLIGHT,
+      registerInputBurstPerSession: e.WHIRLPOOL_LIMIT_REGISTER_INPUT_BURST,
+      registerInputRefillMsPerSession: e.WHIRLPOOL_LIMIT_REGISTER_INPUT_REFILL_MS,
+      registerInputPerSecond: e.WHIRLPOOL_LIMIT_REGISTER_INPUT_PER_SECOND,
+      registerInputConcurrency: e.WHIRLPOOL_LIMIT_REGISTER_INPUT_CONCURRENCY,
+      tx0PerMinutePerAddress: e.WHIRLPOOL_LIMIT_TX0_PER_MINUTE_PER_ADDRESS,
+      tx0PerMinute: e.WHIRLPOOL_LIMIT_TX0_PER_MINUTE,
+    },
   };
 }
 
@@ -287,5 +396,6 @@ export function describeEnv(c: EnvConfig): Record<string, unknown> {
     secp256k1: c.secp256k1,
     shutdownTimeoutMs: c.shutdownTimeoutMs,
     metricsEnabled: c.metricsEnabled,
+    limits: c.limits,
   };
 }

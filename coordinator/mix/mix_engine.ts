@@ -257,9 +257,14 @@ export class MixEngine {
     timer.unref?.();
   }
 
-  /** SEND to one of the `/ws/*` destinations; handled after the session's earlier messages. */
-  onSend(session: MixSession, destination: string, headers: ReadonlyMap<string, string>, body: string): void {
-    this.#enqueue(session, async () => {
+  /** SEND to one of the `/ws/*` destinations; handled after the session's earlier messages (resolves when handled). */
+  onSend(
+    session: MixSession,
+    destination: string,
+    headers: ReadonlyMap<string, string>,
+    body: string,
+  ): Promise<void> {
+    return this.#enqueue(session, async () => {
       try {
         const version = headers.get(HEADER_PROTOCOL_VERSION);
         if (version !== PROTOCOL_VERSION) {
@@ -295,7 +300,11 @@ export class MixEngine {
           return;
         }
         const message = clientMessage(err);
-        this.#logger.info({ session: session.id, destination, err }, `${destination} error: ${message}`);
+        // a refusal is the client's problem: debug, without a stack (counted in whirlpool_register_input_total)
+        this.#logger.debug(
+          { session: session.id, destination, err: (err as Error).message },
+          `${destination} error: ${message}`,
+        );
         if (!session.closed)
           session.sendPrivate('ErrorResponse', { mixId: null, errorCode: serverErrorCode(message), message });
       }
@@ -320,12 +329,13 @@ export class MixEngine {
     });
   }
 
-  #enqueue(session: MixSession, task: () => Promise<void>): void {
+  #enqueue(session: MixSession, task: () => Promise<void>): Promise<void> {
     const previous = this.#chains.get(session.id) ?? Promise.resolve();
     const next = previous.then(task).catch((err: unknown) => {
       this.#logger.error({ err, session: session.id }, 'session task failed');
     });
     this.#chains.set(session.id, next);
+    return next;
   }
 
   async #registerInput(session: MixSession, body: string): Promise<void> {

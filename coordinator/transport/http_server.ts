@@ -11,6 +11,13 @@
  *
  * All transports share one {@link StompSession} implementation.
  *
+ * Abuse bounds (issue 13): request body limits per route (413 with a JSON
+ * message and `Connection: close`, chunked bodies stopped at the limit),
+ * explicit headers/request/keep-alive timeouts, TCP connections and STOMP
+ * sessions capped in total and per source address (addresses in
+ * `addressLimitsExempt` count only toward the totals: Tor's onion service
+ * address, where every client is 127.0.0.1).
+ *
  * @module
  */
 import { randomUUID } from 'node:crypto';
@@ -20,6 +27,15 @@ import type { Duplex } from 'node:stream';
 import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { AddressCounter } from '#coordinator/limits/address_counter.ts';
+import {
+  type BodyLimits,
+  bodyLimitFor,
+  checkDeclaredLength,
+  payloadTooLarge,
+  readBodyWithin,
+} from '#coordinator/limits/body_limit.ts';
+import { NO_REFUSALS, type Refusals } from '#coordinator/limits/refusals.ts';
 import { STOMP_HEARTBEAT_MS, WS_ENDPOINTS } from '#shared/protocol/constants.ts';
 import type { Logger } from '../log.ts';
 import { parseSockjsPath, sockjsRoutes } from './sockjs_routes.ts';
@@ -63,9 +79,42 @@ export interface HttpServerOptions {
   sockjsHeartbeatMs?: number;
   /** SockJS XHR session timeout without a receiving request (default 5 s, Spring's). */
   sockjsDisconnectDelayMs?: number;
-  /** Maximum concurrent sessions of all transports (default 100000). */
+  /** Maximum concurrent sessions of all transports (default 20000). */
   maxSessions?: number;
+  /** Abuse limits (defaults: {@link DEFAULT_HTTP_LIMITS}). */
+  limits?: Partial<HttpLimits>;
+  /** Where refusals are counted (default: nowhere). */
+  refusals?: Refusals;
 }
+
+/** The abuse limits of the listener (README configuration table, `WHIRLPOOL_LIMIT_*`). */
+export interface HttpLimits {
+  body: BodyLimits;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxSessionsPerAddress: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  addressLimitsExempt: readonly string[];
+  /** Inbound silence of a session without heart-beats, ms. */
+  idleTimeoutMs: number;
+  maxSendsInFlight: number;
+}
+
+/** Defaults of {@link HttpLimits} (the same as the environment's). */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  body: { output: 4096, tx0: 65_536, dashboard: 1024, default: 16_384 },
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5000,
+  maxSessionsPerAddress: 64,
+  maxConnections: 30_000,
+  maxConnectionsPerAddress: 128,
+  addressLimitsExempt: [],
+  idleTimeoutMs: DEFAULT_SESSION_SETTINGS.idleTimeoutMs,
+  maxSendsInFlight: DEFAULT_SESSION_SETTINGS.maxSendsInFlight,
+};
 
 /** A running server. */
 export interface HttpServerHandle {
@@ -106,9 +155,23 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const log = opts.logger;
   const heartbeatMs = opts.heartbeatMs ?? STOMP_HEARTBEAT_MS;
   const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_SESSION_SETTINGS.maxFrameBytes;
-  const maxSessions = opts.maxSessions ?? 100_000;
+  const maxSessions = opts.maxSessions ?? 20_000;
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  const refusals = opts.refusals ?? NO_REFUSALS;
+  const sessionCount = new AddressCounter({
+    max: maxSessions,
+    maxPerAddress: limits.maxSessionsPerAddress,
+    exempt: limits.addressLimitsExempt,
+  });
+  const connectionCount = new AddressCounter({
+    max: limits.maxConnections,
+    maxPerAddress: limits.maxConnectionsPerAddress,
+    exempt: limits.addressLimitsExempt,
+  });
   const settings: SessionSettings = {
     ...DEFAULT_SESSION_SETTINGS,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    maxSendsInFlight: limits.maxSendsInFlight,
     heartbeat: [heartbeatMs, heartbeatMs],
     maxFrameBytes,
     maxBufferedBytes: opts.maxBufferedBytes ?? DEFAULT_SESSION_SETTINGS.maxBufferedBytes,
@@ -118,8 +181,22 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const live = new Set<StompSession>();
   let closing = false;
 
+  /** Whether one more session for `ip` would be refused (and by which limit). */
+  function sessionRefusal(ip: string): 'sessions' | 'sessions_per_address' | null {
+    if (sessionCount.total >= maxSessions) return 'sessions';
+    const probe = sessionCount.open(ip);
+    if (typeof probe === 'string') return 'sessions_per_address';
+    probe();
+    return null;
+  }
+
   function createSession(wire: SessionWire, ip: string): StompSession | null {
-    if (closing || live.size >= maxSessions) return null;
+    if (closing) return null;
+    const release = sessionCount.open(ip);
+    if (typeof release === 'string') {
+      refusals.refused(release === 'total' ? 'sessions' : 'sessions_per_address', { ip });
+      return null;
+    }
     const session = new StompSession({
       id: randomUUID(),
       ip,
@@ -127,7 +204,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       app: opts.stomp,
       logger: log,
       settings,
-      onEnded: (s) => live.delete(s),
+      onEnded: (s) => {
+        live.delete(s);
+        release();
+      },
     });
     live.add(session);
     return session;
@@ -145,13 +225,47 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   });
   const clientIp = (env: HttpBindings): string => env.incoming.socket.remoteAddress ?? '';
   const sockjsApp = sockjsRoutes(xhr, clientIp, 2 * maxFrameBytes + 16 * 1024);
-  const fetch = (req: Request, env: HttpBindings | Http2Bindings): Response | Promise<Response> => {
+  const fetch = async (req: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
     const path = new URL(req.url).pathname;
     if (path.startsWith('/ws/')) return sockjsApp.fetch(req, env as HttpBindings);
-    return opts.app.fetch(req, env as HttpBindings);
+    let request = req;
+    if (req.body) {
+      const max = bodyLimitFor(path, limits.body);
+      const declared = checkDeclaredLength(req.headers, max);
+      const within = declared === 'unknown' ? await readBodyWithin(req, max) : req;
+      if (declared === 'too-large' || within === null) {
+        refusals.refused('body_size', { path, ip: clientIp(env as HttpBindings) });
+        return payloadTooLarge(req.method, path, max);
+      }
+      request = within;
+    }
+    return opts.app.fetch(request, env as HttpBindings);
   };
 
-  const server = createAdaptorServer({ fetch, hostname: opts.host }) as Server;
+  const server = createAdaptorServer({
+    fetch,
+    hostname: opts.host,
+    serverOptions: {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // how often Node checks the two timeouts above (default 30 s would let a slow client live that long)
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+  }) as Server;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.on('connection', (socket) => {
+    const ip = socket.remoteAddress ?? '';
+    const release = connectionCount.open(ip);
+    if (typeof release === 'string') {
+      refusals.refused(release === 'total' ? 'connections' : 'connections_per_address', { ip });
+      socket.destroy();
+      return;
+    }
+    socket.once('close', release);
+  });
   // closeTimeout: how long a server-initiated close waits for the peer's close frame before dropping the socket.
   const wsOptions = {
     noServer: true,
@@ -183,11 +297,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       socket.destroy();
       return;
     }
-    if (closing || live.size >= maxSessions) {
-      rejectUpgrade(socket, 503, 'Service Unavailable');
+    const ip = req.socket.remoteAddress ?? '';
+    const refusal = closing ? 'sessions' : sessionRefusal(ip);
+    if (refusal !== null) {
+      if (!closing) refusals.refused(refusal, { ip });
+      if (refusal === 'sessions_per_address') rejectUpgrade(socket, 429, 'Too Many Requests');
+      else rejectUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
-    const ip = req.socket.remoteAddress ?? '';
     if (route.kind === 'websocket') {
       rawWss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         const session = createSession(rawWebSocketWire(ws), ip);
@@ -206,9 +323,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       });
     }
   });
-  server.on('clientError', (err, socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     log.debug({ err: err.message }, 'HTTP client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // headersTimeout / requestTimeout: 408, as Node itself answers; anything else is a bad request
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     socket.destroy();
   });
 

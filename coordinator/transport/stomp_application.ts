@@ -35,13 +35,17 @@ export interface ClientSession {
 export interface StompApplication {
   /** A SUBSCRIBE was accepted (any destination; `headers` first-wins). */
   onSubscribe(session: ClientSession, destination: string, headers: ReadonlyMap<string, string>): void;
-  /** A SEND to one of the five `/ws/*` destinations; `body` is the UTF-8 text of the frame body. */
+  /**
+   * A SEND to one of the five `/ws/*` destinations; `body` is the UTF-8 text
+   * of the frame body. A returned promise settles when the SEND is handled:
+   * the transport holds at most a few such SENDs per session (back-pressure).
+   */
   onSend(
     session: ClientSession,
     destination: string,
     headers: ReadonlyMap<string, string>,
     body: string,
-  ): void;
+  ): unknown;
   /** The session ended (client close, error, heart-beat timeout, server close); called exactly once per connected session. */
   onDisconnect(session: ClientSession): void;
 }

@@ -6,7 +6,16 @@
  * {@link StompSession.sendPrivate}; SEND only to the five `/ws/*`
  * destinations; RECEIPT for `receipt` headers; ERROR then close on any
  * protocol violation; heart-beats both ways with a 3× inbound-silence
- * timeout; slow consumers terminated. Transport-agnostic: the raw WebSocket,
+ * timeout; slow consumers terminated.
+ *
+ * Abuse bounds (issue 13, docs/operations.md "Abuse limits"): header block
+ * and destination sizes are capped; SUBSCRIBE is allowed to `/private/reply`
+ * only, at most one pool subscription per session, and every SUBSCRIBE frame
+ * counts toward a per-session total (a re-SUBSCRIBE with the same id too);
+ * a session that negotiated no heart-beat is dropped after an inbound idle
+ * timeout; at most `maxSendsInFlight` SENDs are handed to the application
+ * and unfinished: later frames wait (the wire is paused) in a short queue,
+ * and a session that overflows the queue is closed. Transport-agnostic: the raw WebSocket,
  * SockJS WebSocket and SockJS XHR transports all feed it bytes and give it a
  * {@link SessionWire} to write to.
  *
@@ -16,6 +25,7 @@ import { DecodeError } from '#shared/errors.ts';
 import {
   CONTENT_TYPE_JSON,
   HEADER_MESSAGE_TYPE,
+  HEADER_POOL_ID,
   HEADER_PROTOCOL_VERSION,
   MESSAGE_TYPES,
   PRIVATE_REPLY,
@@ -39,6 +49,9 @@ export interface SessionWire {
   close(code: number, reason: string): void;
   /** Drops the connection at once (dead or slow peer). */
   terminate(): void;
+  /** Stops reading from the peer until {@link resume} (back-pressure; absent on request-based transports). */
+  pause?(): void;
+  resume?(): void;
 }
 
 /** Limits and timings shared by every session of a server. */
@@ -53,6 +66,20 @@ export interface SessionSettings {
   /** Inbound silence tolerated = this × the negotiated client interval (Spring: 3). */
   heartbeatGraceFactor: number;
   maxSubscriptions: number;
+  /** Inbound silence tolerated when the client negotiated no heart-beat (`heart-beat:0,0`), ms. */
+  idleTimeoutMs: number;
+  /** SENDs handed to the application and not finished; later frames wait, the wire paused. */
+  maxSendsInFlight: number;
+  /** Frames waiting behind the in-flight SENDs; one more closes the session. */
+  maxQueuedFrames: number;
+  /** SUBSCRIBE frames per session, whatever their ids (re-SUBSCRIBE included). */
+  maxSubscribeFrames: number;
+  /** Headers of one frame (CONNECT, SUBSCRIBE, SEND…). */
+  maxHeaders: number;
+  /** Bytes of the header block of one frame (names + values). */
+  maxHeaderBytes: number;
+  /** Bytes of a `destination` or `id` header. */
+  maxDestinationBytes: number;
 }
 
 /** Defaults of {@link SessionSettings}. */
@@ -62,8 +89,30 @@ export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
   maxBufferedBytes: 1024 * 1024,
   connectTimeoutMs: 60_000,
   heartbeatGraceFactor: 3,
-  maxSubscriptions: 32,
+  maxSubscriptions: 4,
+  idleTimeoutMs: 300_000,
+  maxSendsInFlight: 4,
+  maxQueuedFrames: 32,
+  maxSubscribeFrames: 4,
+  maxHeaders: 32,
+  maxHeaderBytes: 4096,
+  maxDestinationBytes: 128,
 };
+
+/** The only destination a client may SUBSCRIBE to (spec §1.5: the session's private reply queue). */
+export const SUBSCRIBE_DESTINATIONS: readonly string[] = [PRIVATE_REPLY];
+
+/** Why a frame's headers break the caps of {@link SessionSettings}, or null. */
+export function headerProblem(frame: StompFrame, s: SessionSettings): string | null {
+  if (frame.headers.length > s.maxHeaders) return `Too many headers (max ${s.maxHeaders})`;
+  let bytes = 0;
+  for (const [k, v] of frame.headers) {
+    bytes += k.length + v.length + 2;
+    if ((k === 'destination' || k === 'id') && v.length > s.maxDestinationBytes)
+      return `Header "${k}" too long (max ${s.maxDestinationBytes})`;
+  }
+  return bytes > s.maxHeaderBytes ? `Headers too large (max ${s.maxHeaderBytes} bytes)` : null;
+}
 
 const SUPPORTED_VERSIONS = ['1.2', '1.1', '1.0'];
 const utf8 = new TextEncoder();
@@ -107,6 +156,11 @@ export class StompSession implements ClientSession {
   readonly #subscriptions = new Map<string, string>(); // subscription id → destination
   #connected = false;
   #ended = false;
+  #subscribeFrames = 0;
+  #poolSubscribed = false;
+  #sendsInFlight = 0;
+  readonly #queued: StompFrame[] = [];
+  #paused = false;
   #messageCounter = 0;
   #connectTimer: ReturnType<typeof setTimeout> | null;
   #writeTimer: ReturnType<typeof setTimeout> | null = null;
@@ -168,7 +222,43 @@ export class StompSession implements ClientSession {
     }
     for (const item of items) {
       if (this.#ended) return;
-      if (item.type === 'frame') this.#handleFrame(item.frame);
+      if (item.type !== 'frame') continue;
+      if (
+        this.#queued.length > 0 ||
+        (item.frame.command === 'SEND' && this.#sendsInFlight >= this.#settings.maxSendsInFlight)
+      ) {
+        if (this.#queued.length >= this.#settings.maxQueuedFrames) {
+          this.#protocolError(`Too many messages in flight (max ${this.#settings.maxSendsInFlight})`);
+          return;
+        }
+        this.#queued.push(item.frame);
+        if (!this.#paused) {
+          this.#paused = true;
+          this.#wire.pause?.();
+        }
+        continue;
+      }
+      this.#handleFrame(item.frame);
+    }
+  }
+
+  /** SENDs handed to the application and not finished yet. */
+  get sendsInFlight(): number {
+    return this.#sendsInFlight;
+  }
+
+  /** A SEND finished: hands queued frames on while the in-flight bound allows, then resumes the wire. */
+  #sendDone(): void {
+    this.#sendsInFlight--;
+    while (!this.#ended && this.#queued.length > 0) {
+      const next = this.#queued[0]!;
+      if (next.command === 'SEND' && this.#sendsInFlight >= this.#settings.maxSendsInFlight) return;
+      this.#queued.shift();
+      this.#handleFrame(next);
+    }
+    if (!this.#ended && this.#paused && this.#queued.length === 0) {
+      this.#paused = false;
+      this.#wire.resume?.();
     }
   }
 
@@ -219,6 +309,11 @@ export class StompSession implements ClientSession {
 
   #handleFrame(frame: StompFrame): void {
     const { command } = frame;
+    const tooBig = headerProblem(frame, this.#settings);
+    if (tooBig !== null) {
+      this.#protocolError(tooBig, frame);
+      return;
+    }
     if (!this.#connected && command !== 'CONNECT' && command !== 'STOMP') {
       if (command === 'DISCONNECT') {
         this.close('DISCONNECT before CONNECT');
@@ -326,13 +421,14 @@ export class StompSession implements ClientSession {
       this.#writeTimer = setInterval(beat, sendEveryMs);
       this.#writeTimer.unref?.();
     }
-    if (expectEveryMs > 0) {
-      this.#readTimer = timer(() => {
-        this.#log.info({ sessionId: this.id, ip: this.ip }, 'heart-beat timeout, dropping session');
-        this.#wire.terminate();
-        this.#end('Heart-beat timeout');
-      }, expectEveryMs * this.#settings.heartbeatGraceFactor);
-    }
+    // inbound silence: 3× the client's heart-beat, or the idle timeout when it sends none
+    const silenceMs =
+      expectEveryMs > 0 ? expectEveryMs * this.#settings.heartbeatGraceFactor : this.#settings.idleTimeoutMs;
+    this.#readTimer = timer(() => {
+      this.#log.debug({ sessionId: this.id, ip: this.ip, silenceMs }, 'inbound timeout, dropping session');
+      this.#wire.terminate();
+      this.#end(expectEveryMs > 0 ? 'Heart-beat timeout' : 'Idle timeout');
+    }, silenceMs);
     this.#log.debug(
       { sessionId: this.id, ip: this.ip, version, sendEveryMs, expectEveryMs },
       'STOMP connected',
@@ -345,10 +441,21 @@ export class StompSession implements ClientSession {
       this.#protocolError(`Access is denied to destination "${destination ?? ''}"`, frame);
       return;
     }
+    let pending: unknown;
     try {
-      this.#app.onSend(this, destination, headerMap(frame), bodyText(frame));
+      pending = this.#app.onSend(this, destination, headerMap(frame), bodyText(frame));
     } catch (err) {
       this.#log.error({ sessionId: this.id, err, destination }, 'application failed on SEND');
+    }
+    if (pending instanceof Promise) {
+      this.#sendsInFlight++;
+      pending.then(
+        () => this.#sendDone(),
+        (err: unknown) => {
+          this.#log.error({ sessionId: this.id, err, destination }, 'application failed on SEND');
+          this.#sendDone();
+        },
+      );
     }
   }
 
@@ -359,9 +466,25 @@ export class StompSession implements ClientSession {
       this.#protocolError('SUBSCRIBE needs id and destination headers', frame);
       return;
     }
+    if (!SUBSCRIBE_DESTINATIONS.includes(destination)) {
+      this.#protocolError(`Access is denied to destination "${destination}"`, frame);
+      return;
+    }
+    // every SUBSCRIBE frame counts, a re-SUBSCRIBE with a known id too
+    if (++this.#subscribeFrames > this.#settings.maxSubscribeFrames) {
+      this.#protocolError(`Too many SUBSCRIBE frames (max ${this.#settings.maxSubscribeFrames})`, frame);
+      return;
+    }
     if (!this.#subscriptions.has(id) && this.#subscriptions.size >= this.#settings.maxSubscriptions) {
       this.#protocolError(`Too many subscriptions (max ${this.#settings.maxSubscriptions})`, frame);
       return;
+    }
+    if (getHeader(frame, HEADER_POOL_ID) !== undefined) {
+      if (this.#poolSubscribed) {
+        this.#protocolError('Only one pool subscription per session', frame);
+        return;
+      }
+      this.#poolSubscribed = true;
     }
     this.#subscriptions.set(id, destination);
     try {
@@ -399,6 +522,7 @@ export class StompSession implements ClientSession {
   #end(reason: string): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#queued.length = 0;
     for (const t of [this.#connectTimer, this.#readTimer]) if (t) clearTimeout(t);
     if (this.#writeTimer) clearInterval(this.#writeTimer);
     this.#connectTimer = this.#readTimer = this.#writeTimer = null;

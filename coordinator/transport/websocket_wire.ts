@@ -73,6 +73,12 @@ export function rawWebSocketWire(ws: WebSocket): SessionWire {
     terminate() {
       ws.terminate();
     },
+    pause() {
+      ws.pause();
+    },
+    resume() {
+      ws.resume();
+    },
   };
 }
 
@@ -121,6 +127,12 @@ export function sockjsWebSocketWire(ws: WebSocket, heartbeatMs: number): Session
     terminate() {
       stop();
       ws.terminate();
+    },
+    pause() {
+      ws.pause();
+    },
+    resume() {
+      ws.resume();
     },
     stop,
   };

@@ -12,7 +12,7 @@ interface Health {
   status: string;
   dbQueries: number;
   dbFailures: number;
-  lastError: string | null;
+  failing: boolean;
 }
 
 /**
@@ -69,7 +69,8 @@ describe('bootstrap node through a database outage', () => {
     expect(during.every((s) => s === 200)).toBe(true);
     const h = await health();
     expect(h.status).toBe('ok');
-    expect(h.lastError).not.toBeNull();
+    expect(h.failing).toBe(true);
+    expect(JSON.stringify(h)).not.toMatch(/127\.0\.0\.1|ECONN/);
     proxy.heal();
     await fx.setLease('0.5btc', 'inst-b', 1);
     await fx.publish('inst-b');
@@ -80,7 +81,7 @@ describe('bootstrap node through a database outage', () => {
     expect(
       after.body.records.map((r) => verifyDirectoryRecord(r, fx.publicKey, Date.now()).instanceId).sort(),
     ).toEqual(['inst-a', 'inst-b']);
-    expect((await health()).lastError).toBeNull();
+    expect((await health()).failing).toBe(false);
   });
 
   it('does not hang requests when the database is black-holed (background refresh, 5 s query timeout)', async () => {
@@ -99,7 +100,7 @@ describe('bootstrap node through a database outage', () => {
         const x = await health();
         return x.dbFailures > failuresBefore ? x : null;
       });
-      expect(h.lastError).toMatch(/timed out|ETIMEDOUT|connect/i);
+      expect(h.failing).toBe(true);
     } finally {
       proxy.heal();
     }

@@ -575,9 +575,14 @@ export class WireEngine implements EnginePort {
     });
   }
 
-  onSend(session: MixSession, destination: string, headers: ReadonlyMap<string, string>, body: string): void {
+  onSend(
+    session: MixSession,
+    destination: string,
+    headers: ReadonlyMap<string, string>,
+    body: string,
+  ): Promise<void> {
     const { client, ready } = this.#client(session);
-    void ready.then(() => client.publish({ destination, headers: Object.fromEntries(headers), body }));
+    return ready.then(() => client.publish({ destination, headers: Object.fromEntries(headers), body }));
   }
 
   onDisconnect(session: MixSession): void {

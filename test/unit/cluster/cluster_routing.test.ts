@@ -298,4 +298,32 @@ describe('clusterRegisterOutput', () => {
     });
     await expect(fn(req as never)).rejects.toThrow('Mix not found');
   });
+
+  it('bounds the lookups of unknown inputsHashes: at most 4 per request, one each beyond the waiting cap', async () => {
+    let queries = 0;
+    const fn = clusterRegisterOutput({
+      engine: {
+        findMixByInputsHash: () => null,
+        registerOutput: async () => {
+          throw new Error('Mix not found');
+        },
+      },
+      instanceId: 'me',
+      inputsHashes: {
+        find: async () => {
+          queries++;
+          return null;
+        },
+      },
+      logger: silentLogger(),
+      lookupWaitMs: 60,
+      maxWaitingLookups: 5,
+    });
+    await expect(fn(req as never)).rejects.toThrow('Mix not found');
+    expect(queries).toBe(2); // at 0 and at the 60 ms end of the wait
+    queries = 0;
+    const all = await Promise.allSettled(Array.from({ length: 100 }, () => fn(req as never)));
+    expect(all.every((r) => r.status === 'rejected')).toBe(true);
+    expect(queries).toBe(5 * 2 + 95);
+  });
 });

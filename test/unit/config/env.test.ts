@@ -232,4 +232,43 @@ describe('parseEnv', () => {
     expect(ENV_VARIABLES).toContain('WHIRLPOOL_INSTANCE_ID');
     expect(ENV_VARIABLES.every((v) => v.startsWith('WHIRLPOOL_'))).toBe(true);
   });
+
+  it('refuses test mode on mainnet (it skips the Tx0 fee check)', () => {
+    const err = configError(() =>
+      parseEnv({ ...BASE, WHIRLPOOL_NETWORK: 'mainnet', WHIRLPOOL_TEST_MODE: 'true' }),
+    );
+    expect(err.problems).toEqual([
+      expect.stringMatching(/^WHIRLPOOL_TEST_MODE: .*refused with WHIRLPOOL_NETWORK 'mainnet'/),
+    ]);
+    expect(parseEnv({ ...BASE, WHIRLPOOL_NETWORK: 'testnet', WHIRLPOOL_TEST_MODE: 'true' }).testMode).toBe(
+      true,
+    );
+    expect(parseEnv({ ...BASE, WHIRLPOOL_NETWORK: 'mainnet' }).testMode).toBe(false);
+  });
+
+  it('reads the abuse limits with their defaults and validates them', () => {
+    expect(parseEnv(BASE).limits).toMatchObject({
+      httpHeadersTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 30_000,
+      bodyOutputBytes: 4096,
+      bodyDashboardBytes: 1024,
+      maxSessionsPerAddress: 64,
+      addressLimitsExempt: [],
+      stompSendsInFlight: 4,
+    });
+    const c = parseEnv({
+      ...BASE,
+      WHIRLPOOL_LIMIT_SESSIONS_PER_ADDRESS: '5',
+      WHIRLPOOL_LIMIT_ADDRESS_EXEMPT: '127.0.0.1, ::1',
+    });
+    expect(c.limits.maxSessionsPerAddress).toBe(5);
+    expect(c.limits.addressLimitsExempt).toEqual(['127.0.0.1', '::1']);
+    const err = configError(() =>
+      parseEnv({ ...BASE, WHIRLPOOL_LIMIT_ADDRESS_EXEMPT: 'tor', WHIRLPOOL_LIMIT_BODY_OUTPUT_BYTES: '1' }),
+    );
+    expect(err.problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'WHIRLPOOL_LIMIT_ADDRESS_EXEMPT',
+      'WHIRLPOOL_LIMIT_BODY_OUTPUT_BYTES',
+    ]);
+  });
 });

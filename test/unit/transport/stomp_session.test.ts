@@ -148,9 +148,7 @@ describe('StompSession', () => {
   it('routes private messages to every /private/reply subscription, in order, with unique message ids', () => {
     const { wire, session } = setup();
     session.receive('CONNECT\n\n\0SUBSCRIBE\nid:a\ndestination:/private/reply\n\n\0');
-    session.receive(
-      'SUBSCRIBE\nid:b\ndestination:/private/reply\n\n\0SUBSCRIBE\nid:c\ndestination:/topic/x\n\n\0',
-    );
+    session.receive('SUBSCRIBE\nid:b\ndestination:/private/reply\n\n\0');
     wire.writes.length = 0;
     session.sendPrivate('SuccessMixStatusNotification', { status: 'SUCCESS', mixId: 'm' });
     expect(wire.writes).toHaveLength(2);
@@ -228,8 +226,99 @@ describe('StompSession', () => {
   it('caps subscriptions', () => {
     const { wire, session } = setup({ maxSubscriptions: 2 });
     session.receive('CONNECT\n\n\0');
-    for (let i = 0; i < 3; i++) session.receive(`SUBSCRIBE\nid:${i}\ndestination:/d\n\n\0`);
+    for (let i = 0; i < 3; i++) session.receive(`SUBSCRIBE\nid:${i}\ndestination:/private/reply\n\n\0`);
     expect(wire.writes.at(-1)).toMatch(/^ERROR\nmessage:Too many subscriptions/);
+  });
+
+  it('counts every SUBSCRIBE frame: a re-SUBSCRIBE with the same id does not escape the limit', () => {
+    const { wire, app, session } = setup({ maxSubscribeFrames: 3 });
+    session.receive('CONNECT\n\n\0');
+    session.receive('SUBSCRIBE\nid:0\ndestination:/private/reply\n\n\0'.repeat(10));
+    expect(app.calls).toEqual(['sub /private/reply', 'sub /private/reply', 'sub /private/reply']);
+    expect(wire.writes.at(-1)).toMatch(/^ERROR\nmessage:Too many SUBSCRIBE frames \(max 3\)/);
+    expect(session.closed).toBe(true);
+  });
+
+  it('allows SUBSCRIBE to /private/reply only, and one pool subscription per session', () => {
+    const a = setup();
+    a.session.receive('CONNECT\n\n\0SUBSCRIBE\nid:0\ndestination:/topic/x\n\n\0');
+    expect(a.wire.writes.at(-1)).toMatch(/^ERROR\nmessage:Access is denied to destination "\/topic\/x"/);
+    expect(a.app.calls).toEqual([]);
+    const b = setup();
+    b.session.receive('CONNECT\n\n\0SUBSCRIBE\nid:0\ndestination:/private/reply\npoolId:p1\n\n\0');
+    b.session.receive('SUBSCRIBE\nid:1\ndestination:/private/reply\npoolId:p2\n\n\0');
+    expect(b.app.calls).toEqual(['sub /private/reply']);
+    expect(b.wire.writes.at(-1)).toMatch(/^ERROR\nmessage:Only one pool subscription per session/);
+  });
+
+  it('caps the header block and the destination size', () => {
+    const a = setup({ maxHeaderBytes: 200 });
+    a.session.receive(`CONNECT\nx:${'a'.repeat(300)}\n\n\0`);
+    expect(a.wire.writes[0]).toMatch(/^ERROR\nmessage:Headers too large \(max 200 bytes\)/);
+    expect(a.session.connected).toBe(false);
+    const b = setup({ maxHeaders: 3 });
+    b.session.receive('CONNECT\na:1\nb:1\nc:1\nd:1\n\n\0');
+    expect(b.wire.writes[0]).toMatch(/^ERROR\nmessage:Too many headers \(max 3\)/);
+    const c = setup();
+    c.session.receive(`CONNECT\n\n\0SUBSCRIBE\nid:0\ndestination:/private/reply${'x'.repeat(200)}\n\n\0`);
+    expect(c.wire.writes.at(-1)).toMatch(/^ERROR\nmessage:Header "destination" too long \(max 128\)/);
+  });
+
+  it('drops a session that negotiated no heart-beat after the idle timeout', () => {
+    const { wire, session } = setup({ idleTimeoutMs: 3000 });
+    session.receive('CONNECT\nheart-beat:0,0\n\n\0');
+    vi.advanceTimersByTime(2000);
+    session.receive('\n');
+    vi.advanceTimersByTime(2999);
+    expect(session.closed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(session.closed).toBe(true);
+    expect(wire.terminated).toBe(1);
+  });
+
+  it('holds at most maxSendsInFlight SENDs: later frames wait (wire paused), in order; overflow closes', async () => {
+    const wire = new FakeWire();
+    const pauses: string[] = [];
+    const pausable: SessionWire = Object.assign(wire, {
+      pause: () => pauses.push('pause'),
+      resume: () => pauses.push('resume'),
+    });
+    const started: string[] = [];
+    const finish: Array<() => void> = [];
+    const app: StompApplication = {
+      onSubscribe: () => undefined,
+      onSend(_s, _d, _h, body) {
+        started.push(body);
+        return new Promise<void>((r) => finish.push(r));
+      },
+      onDisconnect: () => undefined,
+    };
+    const session = new StompSession({
+      id: 's',
+      ip: '10.0.0.1',
+      wire: pausable,
+      app,
+      logger: silentLogger(),
+      settings: { ...DEFAULT_SESSION_SETTINGS, maxSendsInFlight: 2, maxQueuedFrames: 3 },
+      onEnded: () => undefined,
+    });
+    const send = (b: string) => `SEND\ndestination:/ws/signing\n\n${b}\0`;
+    session.receive(`CONNECT\n\n\0${send('1')}${send('2')}${send('3')}`);
+    session.receive(send('4'));
+    expect(started).toEqual(['1', '2']);
+    expect(session.sendsInFlight).toBe(2);
+    expect(pauses).toEqual(['pause']);
+    finish.shift()!();
+    await flush();
+    expect(started).toEqual(['1', '2', '3']);
+    finish.shift()!();
+    await flush();
+    expect(started).toEqual(['1', '2', '3', '4']);
+    expect(pauses).toEqual(['pause', 'resume']);
+    // four more while two are in flight: three wait in the queue, the fourth overflows it and closes
+    session.receive(`${send('5')}${send('6')}${send('7')}${send('8')}`);
+    expect(session.closed).toBe(true);
+    expect(wire.writes.at(-1)).toMatch(/^ERROR\nmessage:Too many messages in flight \(max 2\)/);
   });
 
   it('DISCONNECT with receipt: RECEIPT, then a normal close', async () => {
