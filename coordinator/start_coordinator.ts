@@ -299,8 +299,7 @@ export async function startCoordinator(
       refusals,
       names: { address: 'tx0_address_rate', total: 'tx0_rate' },
     });
-    app.use(REST_TX0, tx0Limit);
-    app.use(`${REST_TX0}/*`, tx0Limit);
+    app.use(`${REST_TX0}/*`, tx0Limit); // matches /rest/tx0 itself too (once per request)
     app.route(
       '/',
       createRestApp({

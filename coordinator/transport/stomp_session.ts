@@ -250,6 +250,8 @@ export class StompSession implements ClientSession {
   /** A SEND finished: hands queued frames on while the in-flight bound allows, then resumes the wire. */
   #sendDone(): void {
     this.#sendsInFlight--;
+    // time spent waiting for our own work (wire paused) is not the client's silence
+    this.#readTimer?.refresh();
     while (!this.#ended && this.#queued.length > 0) {
       const next = this.#queued[0]!;
       if (next.command === 'SEND' && this.#sendsInFlight >= this.#settings.maxSendsInFlight) return;

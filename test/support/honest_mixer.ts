@@ -9,7 +9,7 @@
 import { type MixOutcome, type MixTransport, WhirlpoolClient } from '#client/api.ts';
 import type { MixUtxo } from '#client/mix/mix_types.ts';
 import { Wallet } from '#client/wallet/wallet.ts';
-import type { BtcdNode } from './btcd.ts';
+import type { BtcdNode } from '#devnet/btcd.ts';
 
 /** See module doc. */
 export interface HonestMixer {

@@ -141,7 +141,7 @@ describe('rateLimit middleware', () => {
     const refused: LimitName[] = [];
     const app = new Hono();
     app.use(
-      '/rest/tx0',
+      '/rest/tx0/*',
       rateLimit({
         perAddressPerMinute: 2,
         perMinute: 100,
@@ -151,6 +151,7 @@ describe('rateLimit middleware', () => {
       }),
     );
     app.get('/rest/tx0', (c) => c.text('ok'));
+    app.post('/rest/tx0/v1', (c) => c.text('ok'));
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await app.request('/rest/tx0')).status);
     expect(statuses).toEqual([200, 200, 429]);
@@ -159,7 +160,8 @@ describe('rateLimit middleware', () => {
     expect(r.headers.get('protocolVersion')).toBe('0.23');
     expect(await r.json()).toEqual({ message: 'Too many requests, retry later' });
     expect(refused).toEqual(['tx0_address_rate', 'tx0_address_rate']);
-    now = 30_000; // one token back (2 per minute)
-    expect((await app.request('/rest/tx0')).status).toBe(200);
+    now = 30_000; // one token back (2 per minute): '/rest/tx0/*' counts /rest/tx0 and its sub-routes once each
+    expect((await app.request('/rest/tx0/v1', { method: 'POST' })).status).toBe(200);
+    expect((await app.request('/rest/tx0')).status).toBe(429);
   });
 });
