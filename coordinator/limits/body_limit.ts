@@ -67,10 +67,14 @@ export async function readBodyWithin(req: Request, max: number): Promise<Request
   return new Request(req, { body });
 }
 
-/** The 413 answer: JSON `{"message": ...}` (as REST errors are) and `Connection: close`. */
-export function payloadTooLarge(method: string, path: string, max: number): Response {
-  return new Response(
-    JSON.stringify({ message: `Request body too large: ${method} ${path} accepts at most ${max} bytes` }),
-    { status: 413, headers: { 'Content-Type': 'application/json', Connection: 'close' } },
-  );
+/**
+ * The 413 answer: `{"message":"Request body too large"}` (the text the Tx0
+ * routes' own limits answer), the limit in `X-Body-Limit`, and
+ * `Connection: close` (the rest of the body is never read).
+ */
+export function payloadTooLarge(max: number): Response {
+  return new Response(JSON.stringify({ message: 'Request body too large' }), {
+    status: 413,
+    headers: { 'Content-Type': 'application/json', Connection: 'close', 'X-Body-Limit': String(max) },
+  });
 }

@@ -104,7 +104,7 @@ export interface HttpLimits {
 
 /** Defaults of {@link HttpLimits} (the same as the environment's). */
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
-  body: { output: 4096, tx0: 65_536, dashboard: 1024, default: 16_384 },
+  body: { output: 4096, tx0: 131_072, dashboard: 1024, default: 16_384 },
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5000,
@@ -235,7 +235,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       const within = declared === 'unknown' ? await readBodyWithin(req, max) : req;
       if (declared === 'too-large' || within === null) {
         refusals.refused('body_size', { path, ip: clientIp(env as HttpBindings) });
-        return payloadTooLarge(req.method, path, max);
+        return payloadTooLarge(max);
       }
       request = within;
     }

@@ -160,9 +160,7 @@ describe('abuse: one client cannot exhaust an instance', () => {
     for (const r of result) {
       expect(r.status).toBe(413);
       expect(r.closed).toBe(true);
-      expect(JSON.parse(r.body).message).toMatch(
-        /^Request body too large: POST \/\S+ accepts at most \d+ bytes$/,
-      );
+      expect(JSON.parse(r.body)).toEqual({ message: 'Request body too large' });
       // the server stopped reading long before the end (socket buffers aside)
       expect(r.sentBytes).toBeLessThan(16 * MB);
     }
