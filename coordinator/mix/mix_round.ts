@@ -38,6 +38,7 @@ import type {
 } from '#shared/protocol/messages.ts';
 import type { BitcoinRpc } from '#shared/rpc/bitcoin_rpc.ts';
 import { blameIdentifier } from './blame_identifier.ts';
+import { isParticipantError, saveOutputDeadlineMs, withDeadline } from './db_deadline.ts';
 import { MixInternalError, NotifiableError } from './errors.ts';
 import {
   type CompositionRules,
@@ -343,14 +344,26 @@ export class MixRound {
     this.#receiveAddresses.add(address);
     this.#bordereaux.add(bordereauKey);
     try {
-      await this.#ctx.store.saveOutput(address, this.#ctx.fence());
+      await withDeadline(
+        this.#ctx.store.saveOutput(address, this.#ctx.fence()),
+        saveOutputDeadlineMs(this.#ctx.params.registerOutputTimeoutMs),
+        'saveOutput',
+      );
     } catch (err) {
       this.#receiveAddresses.delete(address);
       this.#bordereaux.delete(bordereauKey);
-      if (err instanceof Error && err.name === 'OutputAlreadyUsedError') {
+      if (isParticipantError(err)) {
         throw new NotifiableError(`receiveAddress already registered: ${address}`, { cause: err });
       }
-      throw err;
+      // the database (or the lease) failed, not a participant: end now, nobody blamed (issue 17)
+      this.#ctx.logger.error({ err, mixId: this.mixId }, 'saveOutput failed: mix ends without blame');
+      const detail = err instanceof Error ? err.message : String(err);
+      await this.#end(
+        'FAIL',
+        'FAIL_REGISTER_OUTPUTS',
+        `database fault at registerOutput: ${detail}`.slice(0, 500),
+      );
+      throw new MixInternalError(`Mix failed: ${this.mixId}: database fault`, { cause: err });
     }
     if (this.#receiveAddresses.size === this.#confirmed.length) {
       if (await this.#failIfSpent()) return;
