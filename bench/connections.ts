@@ -139,6 +139,9 @@ async function runServer(n: number): Promise<void> {
     app: new Hono(),
     stomp: app,
     logger: silentLogger(),
+    // The bench measures what sessions cost, not the abuse caps: lift the per-address and total caps.
+    maxSessions: n + 100,
+    limits: { maxSessionsPerAddress: n, maxConnections: n + 1000, maxConnectionsPerAddress: n },
   });
   console.log(
     `bench:connections  N=${n}  server pid ${process.pid}  port ${server.port}  fd limit ${fdLimit()}`,
