@@ -166,15 +166,8 @@ export const GENERATIONS: Readonly<Record<GenerationId, GenerationProfile>> = {
   },
 };
 
-/**
- * The generation the reference client speaks unless told otherwise. Meant to
- * be the newest (G6); it is G4 (0.23.41: POST /rest/tx0, V0 OP_RETURN,
- * tx0/push, checkOutput) until the coordinator verifies the random bordereau
- * (`bordereau64`) that G5+ sign instead of the receive address — with G6 the
- * coordinator of this release refuses every output
- * (`Invalid unblindedSignedBordereau`).
- */
-export const DEFAULT_GENERATION: GenerationId = 'G4';
+/** The generation the reference client speaks unless told otherwise: the newest (0.24.3). */
+export const DEFAULT_GENERATION: GenerationId = 'G6';
 
 /** Bytes of a random bordereau (0.23.42+ `ClientUtils.BORDEREAU_LENGTH`). */
 export const BORDEREAU_LENGTH = 30;

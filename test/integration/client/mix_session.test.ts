@@ -211,6 +211,8 @@ function harness(server: FakeCoordinator, value = D + 300, restStatus = 200, res
         transport: 'websocket',
         reconnectDelayMs: 100,
         reconnectUntilMs: 1000,
+        // The fake speaks 0.23.18 (signature over the address); later generations are chosen per test.
+        generation: GENERATIONS.G0,
         ...opts,
       }),
   };

@@ -3,9 +3,9 @@
  * makes its Tx0, mixes and remixes through a 3-instance cluster of real
  * coordinator processes on one MariaDB database and one btcd regtest node.
  *
- * One pool per generation of {@link MATRIX} (G0, G1–G2, G3, G4; G5 and G6
- * wait for `bordereau64` verification), all at once, plus one pool where a
- * 0.23.18-style (G0) input and a younger (G4, 0.23.41) input mix together. Per pool two wallets behave exactly like that generation
+ * One pool per generation (G0, G1–G2, G3, G4, G5, G6), all at once, plus one
+ * pool where a 0.23.18-style (G0) input and a 0.24.3-style (G6) input mix
+ * together. Per pool two wallets behave exactly like that generation
  * (`client/generations.ts`): one is an unmodified client talking to a
  * non-owner instance (relayed), the other a cluster-aware wallet of the same
  * generation on the other non-owner instance (follows the redirect). Each
@@ -50,15 +50,10 @@ const POOL_OF: Record<GenerationId, string> = {
 };
 const MIXED_POOL = '0.07btc';
 const ALL_POOLS = [...Object.values(POOL_OF), MIXED_POOL];
-/**
- * Generations the coordinator of this release serves end to end. G5 and G6
- * sign a random bordereau (`bordereau64`), which the coordinator does not
- * verify yet (every output is refused `Invalid unblindedSignedBordereau`):
- * they join this list, and the mixed pool's young wallet becomes G6, when it does.
- */
-const MATRIX: readonly GenerationId[] = ['G0', 'G1-G2', 'G3', 'G4'];
-/** The old and the young wallet of the mixed-generation pool (0.23.18 with 0.23.41). */
-const MIXED: readonly [GenerationId, GenerationId] = ['G0', 'G4'];
+/** Every generation. */
+const MATRIX: readonly GenerationId[] = ['G0', 'G1-G2', 'G3', 'G4', 'G5', 'G6'];
+/** The old and the young wallet of the mixed-generation pool (0.23.18 with 0.24.3). */
+const MIXED: readonly [GenerationId, GenerationId] = ['G0', 'G6'];
 
 type Success = Extract<MixOutcome, { status: 'SUCCESS' }>;
 

@@ -25,8 +25,8 @@ import {
 const G = GENERATIONS;
 
 describe('generation table', () => {
-  it('defaults to the newest generation the coordinator verifies (G4 until bordereau64 is checked); G6 is 0.24.3', () => {
-    expect(DEFAULT_GENERATION).toBe('G4');
+  it('defaults to the newest generation (0.24.3)', () => {
+    expect(DEFAULT_GENERATION).toBe('G6');
     expect(G.G6).toMatchObject({
       javaClient: '0.24.3',
       tx0Data: 'post-v1',
