@@ -86,6 +86,8 @@ const ENGINE_SCHEMA = z
         blames: count(1).default(8),
         period: seconds.default(7200),
         expiration: seconds.default(43200),
+        /** `server.ban.recidivismFactor`: a repeat ban lasts the previous one × this (addendum §7). */
+        recidivismFactor: z.number().min(1).max(100).default(2),
       })
       .prefault({}),
   })
@@ -213,7 +215,12 @@ export function parsePoolsFile(json: unknown, source = 'pools file'): PoolsFile 
       maxInputsSameHash: e.maxInputsSameHash,
       maxInputsSameUserHash: e.maxInputsSameUserHash,
       subscribeDelayMs: e.subscribeDelayMs,
-      ban: { blames: e.ban.blames, periodSeconds: e.ban.period, expirationSeconds: e.ban.expiration },
+      ban: {
+        blames: e.ban.blames,
+        periodSeconds: e.ban.period,
+        expirationSeconds: e.ban.expiration,
+        recidivismFactor: e.ban.recidivismFactor,
+      },
     },
   };
 }

@@ -42,6 +42,8 @@ export interface BanPolicy {
   periodSeconds: number;
   /** `server.ban.expiration`, default 43200. */
   expirationSeconds: number;
+  /** `server.ban.recidivismFactor` (reference 2): a repeat ban lasts the previous one × this; absent = 1. */
+  recidivismFactor?: number;
 }
 
 /** One alternative accepted Tx0 fee (`fee-accept` map entry): `feeValue` sats for Tx0s with time ≤ `maxTx0TimeMs`. */

@@ -278,11 +278,23 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
       );
       const reasons = rows.map((r) => String(r.reason));
       if (reasons.length < policy.blames) return { banned: false };
+      // recidivism (addendum §7): the identifier's latest dated ban, expired or not, sets the duration × factor
+      const previous = await this.#read(
+        conn,
+        `SELECT TIMESTAMPDIFF(MICROSECOND, created, expiration) AS us FROM ban
+          WHERE identifier = ? AND expiration IS NOT NULL ORDER BY expiration DESC LIMIT 1`,
+        [b.identifier],
+      );
+      const durationUs = banDurationUs(
+        previous.length > 0 ? Number(previous[0]!.us) : null,
+        policy.expirationSeconds,
+        policy.recidivismFactor ?? 1,
+      );
       await this.#write(
         conn,
         `INSERT INTO ban (created, identifier, expiration, response, notes)
-         VALUES (NOW(3), ?, NOW(3) + INTERVAL ? SECOND, NULL, ?)`,
-        [b.identifier, policy.expirationSeconds, banNotes(reasons, policy.periodSeconds)],
+         VALUES (NOW(3), ?, NOW(3) + INTERVAL ? MICROSECOND, NULL, ?)`,
+        [b.identifier, durationUs, banNotes(reasons, policy.periodSeconds)],
       );
       return { banned: true };
     });
@@ -480,4 +492,16 @@ export class MySqlMixStore implements MixStore, MixHistoryStore {
       txid,
     ]);
   }
+}
+
+/**
+ * Duration of a new ban in µs (addendum §7): `expirationSeconds` for a first
+ * ban, else the previous ban's duration × `factor` (no decay), capped at 100
+ * years so the timestamp stays representable.
+ */
+export function banDurationUs(previousUs: number | null, expirationSeconds: number, factor: number): number {
+  const base = expirationSeconds * 1_000_000;
+  const next =
+    previousUs !== null && Number.isFinite(previousUs) && previousUs > 0 ? previousUs * factor : base;
+  return Math.round(Math.min(next, 100 * 365 * 86_400 * 1_000_000));
 }

@@ -54,7 +54,7 @@ describe('parsePoolsFile', () => {
       maxInputsSameHash: 1,
       maxInputsSameUserHash: 1,
       subscribeDelayMs: 1000,
-      ban: { blames: 2, periodSeconds: 100, expirationSeconds: 1000 },
+      ban: { blames: 2, periodSeconds: 100, expirationSeconds: 1000, recidivismFactor: 2 },
     });
   });
 
@@ -79,7 +79,7 @@ describe('parsePoolsFile', () => {
       maxInputsSameHash: 1,
       maxInputsSameUserHash: 1,
       subscribeDelayMs: 1000,
-      ban: { blames: 8, periodSeconds: 7200, expirationSeconds: 43200 },
+      ban: { blames: 8, periodSeconds: 7200, expirationSeconds: 43200, recidivismFactor: 2 },
     });
   });
 
