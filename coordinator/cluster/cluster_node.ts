@@ -227,9 +227,7 @@ export class ClusterNode {
     if (this.#closed) return;
     try {
       const [instances, rows] = await Promise.all([
-        // live window = the takers' silence wait, so a dead instance leaves the view when its leases turn
-        // silent, not earlier (its pools must not be reassigned among the survivors in between)
-        this.#registry.listLive(this.#o.timing.leaseTtlMs + this.#o.timing.safetyMarginMs),
+        this.#registry.listLive(this.#o.timing.leaseTtlMs),
         this.#leases.list(),
       ]);
       // counted from when the answer came back: every renewal it shows was sent before
@@ -266,15 +264,14 @@ export class ClusterNode {
     const live = new Map(this.#snapshot.instances.map((i) => [i.id, i]));
     // A silent instance drops out of the view (and its pools are reassigned) when its heartbeat reaches the TTL...
     for (const i of this.#snapshot.instances) {
-      if (i.id !== this.instanceId && stale(i.ageMs))
-        delay = Math.min(delay, t.leaseTtlMs + t.safetyMarginMs - i.ageMs + 15);
+      if (i.id !== this.instanceId && stale(i.ageMs)) delay = Math.min(delay, t.leaseTtlMs - i.ageMs + 15);
     }
     // ...and its leases turn silent after TTL + margin unchanged: poll right after whichever comes last.
     for (const l of this.#snapshot.leases) {
       if (l.state !== 'held') continue;
       const owner = l.owner === null ? undefined : live.get(l.owner);
       if (owner && !stale(owner.ageMs) && !stale(l.unchangedForMs)) continue;
-      const leaves = owner && stale(owner.ageMs) ? t.leaseTtlMs + t.safetyMarginMs - owner.ageMs : 0;
+      const leaves = owner && stale(owner.ageMs) ? t.leaseTtlMs - owner.ageMs : 0;
       delay = Math.min(delay, Math.max(l.silentInMs, leaves) + 15);
     }
     return Math.max(20, delay);

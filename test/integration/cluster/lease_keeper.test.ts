@@ -138,8 +138,7 @@ describe.each(['blackhole', 'refuse'] as const)('keeper cut off from the databas
     const poolId = `p-${mode}`;
     const log: Holding[] = [];
     const a = contender('A', pool(proxy.rewriteUrl(db.url)), poolId, log);
-    const startedAt = performance.now();
-    while (!a.holds() && performance.now() - startedAt < 5000) await sleep(10);
+    await sleep(300);
     expect(a.holds()).toBe(true);
     const b = contender('B', pool(db.url), poolId, log);
     await sleep(800);
