@@ -1,12 +1,8 @@
 /**
  * Cluster settings read from `WHIRLPOOL_*` environment variables (zod), with
- * defaults chosen for a single MariaDB server so an orphaned pool is served
- * again within 5 s (p95): lease TTL 3500 ms, renewal every 1000 ms, margin
- * 500 ms — the owner trusts a renewal for TTL − margin = 3 s on its monotonic
- * clock, a taker waits TTL + margin = 4 s of an unchanged row on its own
- * (lease_observer.ts) — and an assignment poll every 500 ms. On Galera the
- * trust window must exceed the worst commit stall (5–6 s at Galera's
- * defaults): see docs/operations.md for the Galera profile. README tables.
+ * defaults chosen so an orphaned pool is served again within about 5 s:
+ * lease TTL 4000 ms, renewal every 1000 ms, step-down 1000 ms before the TTL,
+ * assignment poll every 1000 ms. See docs/configuration.md.
  *
  * @module
  */
@@ -41,12 +37,12 @@ export interface ClusterConfig {
 
 /** Default timing (see module doc). */
 export const DEFAULT_CLUSTER_TIMING: ClusterTiming = {
-  leaseTtlMs: 3500,
+  leaseTtlMs: 4000,
   renewIntervalMs: 1000,
-  safetyMarginMs: 500,
-  pollIntervalMs: 500,
+  safetyMarginMs: 1000,
+  pollIntervalMs: 1000,
   rebalanceAfterPolls: 3,
-  orphanGraceMs: 3500,
+  orphanGraceMs: 4000,
   drainTimeoutMs: 120_000,
 };
 
@@ -94,15 +90,12 @@ export function clusterConfigFromEnv(env: Record<string, string | undefined> = p
   }
   const e = parsed.data;
   const ttl = e.WHIRLPOOL_LEASE_TTL_MS ?? DEFAULT_CLUSTER_TIMING.leaseTtlMs;
-  const margin =
-    e.WHIRLPOOL_LEASE_MARGIN_MS ?? Math.min(DEFAULT_CLUSTER_TIMING.safetyMarginMs, Math.floor(ttl / 4));
   const timing: ClusterTiming = {
     leaseTtlMs: ttl,
-    // at least three renewals per trust window (TTL − margin)
     renewIntervalMs:
-      e.WHIRLPOOL_LEASE_RENEW_MS ??
-      Math.max(1, Math.min(DEFAULT_CLUSTER_TIMING.renewIntervalMs, Math.floor((ttl - margin) / 3))),
-    safetyMarginMs: margin,
+      e.WHIRLPOOL_LEASE_RENEW_MS ?? Math.min(DEFAULT_CLUSTER_TIMING.renewIntervalMs, Math.floor(ttl / 4)),
+    safetyMarginMs:
+      e.WHIRLPOOL_LEASE_MARGIN_MS ?? Math.min(DEFAULT_CLUSTER_TIMING.safetyMarginMs, Math.floor(ttl / 4)),
     pollIntervalMs: e.WHIRLPOOL_CLUSTER_POLL_MS ?? DEFAULT_CLUSTER_TIMING.pollIntervalMs,
     rebalanceAfterPolls: e.WHIRLPOOL_REBALANCE_POLLS ?? DEFAULT_CLUSTER_TIMING.rebalanceAfterPolls,
     orphanGraceMs: e.WHIRLPOOL_ORPHAN_GRACE_MS ?? ttl,

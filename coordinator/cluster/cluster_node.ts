@@ -33,8 +33,7 @@ import {
   type InstanceState,
 } from './instance_registry.ts';
 import { LeaseKeeper, type LeaseLoss } from './lease_keeper.ts';
-import { LeaseObserver, type LeaseView } from './lease_observer.ts';
-import { type LeaseEvent, LeaseStore } from './lease_store.ts';
+import { type LeaseEvent, type LeaseRow, LeaseStore } from './lease_store.ts';
 import type { Queryable } from './sql.ts';
 
 /** What the node needs from the mix engine (a `MixEngine` fits). */
@@ -100,7 +99,6 @@ export class ClusterNode {
   readonly #registry: InstanceRegistry;
   readonly #leases: LeaseStore;
   readonly #keeper: LeaseKeeper;
-  readonly #observer: LeaseObserver;
   readonly #tracker: OverShareTracker;
   readonly #local = new Map<string, LocalState>();
   readonly #listeners = new Set<(e: ServeEvent) => void>();
@@ -111,7 +109,7 @@ export class ClusterNode {
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #polling: Promise<void> | null = null;
   #closed = false;
-  #snapshot: { instances: InstanceRecord[]; leases: LeaseView[] } = { instances: [], leases: [] };
+  #snapshot: { instances: InstanceRecord[]; leases: LeaseRow[] } = { instances: [], leases: [] };
   readonly #background = new Set<Promise<void>>();
 
   constructor(opts: ClusterNodeOptions) {
@@ -121,11 +119,6 @@ export class ClusterNode {
     this.#registry = new InstanceRegistry(opts.db);
     this.#leases = new LeaseStore(opts.db, { onEvent: (e) => this.#leaseEvent(e) });
     this.#tracker = new OverShareTracker(opts.timing.rebalanceAfterPolls);
-    // a row another instance stopped renewing is takeable after TTL + margin of silence (lease_observer.ts)
-    this.#observer = new LeaseObserver({
-      self: opts.instance.id,
-      waitMs: opts.timing.leaseTtlMs + opts.timing.safetyMarginMs,
-    });
     this.#keeper = new LeaseKeeper({
       store: this.#leases,
       instanceId: opts.instance.id,
@@ -173,7 +166,7 @@ export class ClusterNode {
    */
   ownerOf(poolId: string): PoolOwner | null {
     const row = this.#snapshot.leases.find((l) => l.poolId === poolId);
-    if (row?.state !== 'held' || row.owner === null) return null;
+    if (!row?.held || row.owner === null || row.owner === this.instanceId) return null;
     const inst = this.#snapshot.instances.find((i) => i.id === row.owner);
     if (!inst) return null;
     return {
@@ -226,12 +219,10 @@ export class ClusterNode {
   async #poll(): Promise<void> {
     if (this.#closed) return;
     try {
-      const [instances, rows] = await Promise.all([
+      const [instances, leases] = await Promise.all([
         this.#registry.listLive(this.#o.timing.leaseTtlMs),
         this.#leases.list(),
       ]);
-      // counted from when the answer came back: every renewal it shows was sent before
-      const leases = this.#observer.observe(rows, this.#now());
       this.#snapshot = { instances, leases };
       await this.#reconcile(instances, leases);
     } catch (err) {
@@ -252,9 +243,8 @@ export class ClusterNode {
 
   /**
    * Next poll delay: the poll interval, or sooner when an instance that
-   * looks dead (heartbeat older than 1.5 renewals) is about to leave the view,
-   * or a lease nobody renewed for 1.5 renewals is about to turn silent
-   * (takeable), so takeover follows closely.
+   * looks dead (heartbeat older than 1.5 renewals) is about to leave the view
+   * and its leases to expire, so takeover follows the expiry closely.
    */
   #nextDelay(): number {
     const t = this.#o.timing;
@@ -266,24 +256,24 @@ export class ClusterNode {
     for (const i of this.#snapshot.instances) {
       if (i.id !== this.instanceId && stale(i.ageMs)) delay = Math.min(delay, t.leaseTtlMs - i.ageMs + 15);
     }
-    // ...and its leases turn silent after TTL + margin unchanged: poll right after whichever comes last.
+    // ...and its leases become free when they expire: poll right after whichever comes last.
     for (const l of this.#snapshot.leases) {
-      if (l.state !== 'held') continue;
+      if (!l.held || l.owner === this.instanceId) continue;
       const owner = l.owner === null ? undefined : live.get(l.owner);
-      if (owner && !stale(owner.ageMs) && !stale(l.unchangedForMs)) continue;
-      const leaves = owner && stale(owner.ageMs) ? t.leaseTtlMs - owner.ageMs : 0;
-      delay = Math.min(delay, Math.max(l.silentInMs, leaves) + 15);
+      if (owner && !stale(owner.ageMs)) continue;
+      delay = Math.min(delay, Math.max(l.remainingMs, owner ? t.leaseTtlMs - owner.ageMs : 0) + 15);
     }
     return Math.max(20, delay);
   }
 
-  async #reconcile(instances: InstanceRecord[], leases: LeaseView[]): Promise<void> {
+  async #reconcile(instances: InstanceRecord[], leases: LeaseRow[]): Promise<void> {
     const self = this.instanceId;
     const rows = new Map(leases.map((l) => [l.poolId, l]));
     // A row showing another owner or epoch than ours: the lease is gone, step down now.
     for (const f of this.#keeper.held()) {
       const row = rows.get(f.poolId);
-      if (!row || row.owner !== self || row.epoch !== f.epoch) this.#keeper.markLost(f.poolId, f.epoch);
+      if (!row || row.owner !== self || row.epoch !== f.epoch || !row.held)
+        this.#keeper.markLost(f.poolId, f.epoch);
     }
     if (this.#state !== 'active' || this.#closed) return;
 
@@ -292,19 +282,17 @@ export class ClusterNode {
     const memberSet = new Set(members);
     const holders = new Map<string, string>();
     for (const l of leases)
-      if (l.state === 'held' && l.owner !== null && memberSet.has(l.owner)) holders.set(l.poolId, l.owner);
+      if (l.held && l.owner !== null && memberSet.has(l.owner)) holders.set(l.poolId, l.owner);
     for (const f of this.#keeper.held()) holders.set(f.poolId, self);
-    // a row still naming us after we stepped down on our own (the release did not land): ours to take back first
-    for (const l of leases) if (l.state === 'own' && !holders.has(l.poolId)) holders.set(l.poolId, self);
     const target = targetPools(self, { instances: members, pools: this.#o.pools, holders });
 
     const acquisitions: Promise<void>[] = [];
     for (const p of this.#o.pools) {
       if (this.#local.has(p)) continue;
       const row = rows.get(p);
-      if (!row || row.state === 'held') continue;
-      const orphan = row.state !== 'own' && row.takeableForMs >= this.#o.timing.orphanGraceMs;
-      if (target.has(p) || orphan)
+      const free = !row?.held || row.owner === self;
+      const orphan = row !== undefined && !row.held && row.freeForMs >= this.#o.timing.orphanGraceMs;
+      if ((target.has(p) && free) || orphan)
         acquisitions.push(this.#acquire(p, target.has(p) ? 'target' : 'orphan', row));
     }
     await Promise.all(acquisitions);
@@ -319,11 +307,10 @@ export class ClusterNode {
     }
   }
 
-  async #acquire(poolId: string, why: 'target' | 'orphan', seen: LeaseView): Promise<void> {
+  async #acquire(poolId: string, why: 'target' | 'orphan', seen: LeaseRow | undefined): Promise<void> {
     this.#local.set(poolId, 'acquiring');
     try {
-      // the conditional write on the very (owner, epoch, renew_seq) observed free, silent or ours
-      const fence = await this.#keeper.acquire(poolId, seen);
+      const fence = await this.#keeper.acquire(poolId);
       if (!fence || this.#closed || this.#state !== 'active') {
         if (fence) await this.#keeper.release(poolId);
         this.#local.delete(poolId);
@@ -341,12 +328,12 @@ export class ClusterNode {
       this.#tracker.forget(poolId);
       this.#log.info({ poolId, epoch: fence.epoch, why }, 'pool lease acquired');
       // the epoch right after the one seen, held or released by another instance: a takeover
-      if (seen.epoch >= 1 && fence.epoch === seen.epoch + 1 && seen.owner !== this.instanceId) {
+      if (seen && seen.epoch >= 1 && fence.epoch === seen.epoch + 1 && seen.owner !== this.instanceId) {
         this.#leaseEvent({
           type: 'takeover',
           poolId,
           previous: seen.owner === null ? 'released' : 'expired',
-          latencyMs: seen.unchangedForMs,
+          latencyMs: seen.freeForMs,
         });
       }
       this.#emit({

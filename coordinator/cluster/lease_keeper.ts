@@ -15,16 +15,14 @@
  * A database error is a renewal that did not happen: it extends nothing, the
  * keeper keeps trying at every tick, and the local deadline decides when to
  * step down. A lease's local deadline is counted from the moment its last
- * successful renewal (or acquisition) was SENT, which is before the database
- * committed it. A taker waits until it has seen that renewal unchanged for
- * TTL + margin on its own monotonic clock (lease_observer.ts), so it acquires
- * at least 2 × margin after this deadline, whatever the database clocks say.
+ * successful renewal (or acquisition) was SENT, which is never later than the
+ * database's own `NOW(3)` when it executed the statement.
  *
  * @module
  */
 import type { Logger } from '#coordinator/log.ts';
 import type { LeaseFence } from '#coordinator/mix/types.ts';
-import type { LeaseRow, LeaseStore } from './lease_store.ts';
+import type { LeaseStore } from './lease_store.ts';
 
 /** Why the keeper stopped holding a lease on its own. */
 export type StepDownReason = 'renewal-refused' | 'local-expiry' | 'lost';
@@ -41,7 +39,7 @@ export interface LeaseLoss {
 export interface LeaseKeeperOptions {
   store: Pick<LeaseStore, 'acquire' | 'renew' | 'release'>;
   instanceId: string;
-  /** Lease TTL: a taker waits TTL + margin of silence; this keeper trusts a renewal for TTL − margin. */
+  /** Lease duration written on every acquire / renew (DB clock). */
   ttlMs: number;
   renewIntervalMs: number;
   /** Stop trusting a lease this long before its TTL runs out (clock-rate drift, timer lag). */
@@ -125,21 +123,17 @@ export class LeaseKeeper {
   }
 
   /**
-   * Tries to acquire `poolId`: the row in the state `seen` (watched silent
-   * by the caller), or, without `seen`, a free row. Returns the new fence,
-   * the existing one when already held, or null (row changed, DB error, or
-   * the answer came too late to be trusted — then the lease is released again).
+   * Tries to acquire `poolId`. Returns the new fence, the existing one when
+   * already held, or null (held elsewhere, DB error, or the answer came too
+   * late to be trusted — then the lease is released again).
    */
-  async acquire(
-    poolId: string,
-    seen?: Pick<LeaseRow, 'owner' | 'epoch' | 'renewSeq'>,
-  ): Promise<LeaseFence | null> {
+  async acquire(poolId: string): Promise<LeaseFence | null> {
     const existing = this.fenceOf(poolId);
     if (existing) return existing;
     const sentAt = this.#now();
     let fence: LeaseFence | null;
     try {
-      fence = await this.#o.store.acquire(poolId, this.#o.instanceId, this.#o.ttlMs, seen);
+      fence = await this.#o.store.acquire(poolId, this.#o.instanceId, this.#o.ttlMs);
     } catch (err) {
       this.#o.logger.warn({ err, poolId }, 'lease acquisition failed (database error)');
       return null;

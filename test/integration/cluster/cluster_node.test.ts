@@ -3,7 +3,7 @@
  * mix engine, short timings and (for failure cases) its own TCP proxy to the
  * database: a lone node takes every pool, pools spread fairly, a node cut
  * off from the database steps down and its pools are taken over within
- * TTL + margin + poll (the takers' silence wait, lease_observer.ts), drain hands pools over at once, a stand-by node stays idle until
+ * TTL + poll, drain hands pools over at once, a stand-by node stays idle until
  * one dies. A recorder of serve intervals checks that no two nodes ever serve
  * the same pool at the same moment.
  */
@@ -125,10 +125,7 @@ function allServedOnce(nodes: TestNode[], pools: readonly string[] = POOLS): boo
 
 beforeAll(async () => {
   db = await createTestDatabase('cluster_node');
-  await runSqlFiles(db.url, [
-    'coordinator/store/migrations/010_cluster.sql',
-    'coordinator/store/migrations/070_lease_renew_seq.sql',
-  ]);
+  await runSqlFiles(db.url, ['coordinator/store/migrations/010_cluster.sql']);
 });
 
 afterEach(async () => {
@@ -158,7 +155,7 @@ describe('ClusterNode', () => {
     expect(a.engine.calls.filter((c) => c.startsWith('drain')).length).toBe(4);
   });
 
-  it('spreads pools fairly over three nodes, then takes over the pools of a node cut from the DB within TTL + margin + poll', async () => {
+  it('spreads pools fairly over three nodes, then takes over the pools of a node cut from the DB within TTL + poll', async () => {
     fresh();
     const nodes = [
       await startNode(`s${suite}-a`),
@@ -180,7 +177,7 @@ describe('ClusterNode', () => {
     for (const p of orphaned) {
       const iv = recorder.firstServeAfter(p, cutAt)!;
       expect(iv.start - cutAt, `takeover of ${p}`).toBeLessThan(
-        TIMING.leaseTtlMs + TIMING.safetyMarginMs + TIMING.pollIntervalMs + 250,
+        TIMING.leaseTtlMs + TIMING.pollIntervalMs + 250,
       );
     }
     expect(victim.node.servedPools()).toEqual([]);
@@ -237,7 +234,7 @@ describe('ClusterNode', () => {
       survivors.some((n) => n.node.servedPools().includes(orphan!)),
     );
     expect(recorder.firstServeAfter(orphan!, cutAt)!.start - cutAt).toBeLessThan(
-      TIMING.leaseTtlMs + TIMING.safetyMarginMs + TIMING.pollIntervalMs + 250,
+      TIMING.leaseTtlMs + TIMING.pollIntervalMs + 250,
     );
     // Normally the stand-by takes the orphan directly; under heavy CI load another node may grab it
     // first (orphan rule) and hand it over at a mix boundary. Either way the stand-by ends up serving.

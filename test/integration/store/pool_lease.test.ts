@@ -16,10 +16,7 @@ let pool: Pool;
 
 beforeAll(async () => {
   db = await createTestDatabase('store_pool_lease');
-  await runSqlFiles(db.url, [
-    'coordinator/store/migrations/010_cluster.sql',
-    'coordinator/store/migrations/070_lease_renew_seq.sql',
-  ]);
+  await runSqlFiles(db.url, ['coordinator/store/migrations/010_cluster.sql']);
   pool = createTestPool(db.url);
   await pool.query('CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(16))');
   await pool.query(
