@@ -4,14 +4,10 @@
  * `schema_migrations`. Ranges: 001–009 core store, 010–019 cluster,
  * 020–029 directory.
  *
- * Several instances may start at the same moment, through different Galera
- * nodes too: the runner takes the cluster-wide lease-style lock of
- * migration_lock.ts (`GET_LOCK` is per node on Galera), re-reads the applied
- * versions under it (with `wsrep_sync_wait` on Galera, so the reads see
- * every node's commits), applies what is missing and releases the lock. It
- * also treats "already applied by another instance" as success: a duplicate
- * `schema_migrations` row (1062), or an object that already exists (1050 /
- * 1060 / 1061) in a version another instance has meanwhile recorded. MySQL DDL commits implicitly, so a file is
+ * Several instances may start at the same moment: the runner takes the
+ * advisory lock `GET_LOCK('whirlpool_migrate', 60)` on a dedicated
+ * connection, re-reads the applied versions under the lock, applies what is
+ * missing and releases the lock. MySQL DDL commits implicitly, so a file is
  * not atomic: write migrations idempotent (`CREATE TABLE IF NOT EXISTS`,
  * `INSERT IGNORE`, `CREATE OR REPLACE VIEW`) so a file interrupted half way
  * can simply run again. Files are split into statements here (quotes and
@@ -26,19 +22,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '#coordinator/log.ts';
-import { MYSQL_ERRORS, mysqlErrno } from './db_errors.ts';
 import { createDbConnection } from './db_pool.ts';
 import { MigrationError } from './errors.ts';
-import { acquireMigrationLock } from './migration_lock.ts';
 
 /** Folder of the project's migration files. */
 export const MIGRATIONS_DIR: string = fileURLToPath(new URL('./migrations/', import.meta.url));
 
-/** Name of the lock row (`schema_lock.id`) serialising migration runs across instances. */
-export const MIGRATION_LOCK = 'migrate';
-
-/** Errors of a DDL statement meaning "already done" (table, column, key exists). */
-const ALREADY_EXISTS = new Set([1050, 1060, 1061]);
+/** Name of the advisory lock serialising migration runs across instances. */
+export const MIGRATION_LOCK = 'whirlpool_migrate';
 
 /** One migration file. */
 export interface Migration {
@@ -153,35 +144,32 @@ async function appliedVersions(conn: Connection): Promise<Map<number, string>> {
   return new Map(rows.map((r) => [Number(r.version), String(r.checksum)]));
 }
 
-/** Makes this session's reads causal on Galera (no effect elsewhere; refused by MySQL, then skipped). */
-async function syncReads(conn: Connection): Promise<void> {
-  const [rows] = await conn.query<RowDataPacket[]>("SHOW VARIABLES LIKE 'wsrep_on'");
-  if (String(rows[0]?.Value ?? 'OFF').toUpperCase() === 'ON')
-    await conn.query('SET SESSION wsrep_sync_wait = 1').catch(() => undefined);
-}
-
 /**
  * Applies every pending migration of `dir` to the database at `url`, under
- * the cluster-wide migration lock. Safe to call from several processes at
- * once, on one server or on several Galera nodes; a no-op when the schema is
- * current.
+ * the advisory lock. Safe to call from several processes at once; a no-op
+ * when the schema is current.
  */
 export async function runMigrations(
   url: string,
-  opts: { dir?: string; logger?: Logger; lockTimeoutSeconds?: number; lockStaleMs?: number } = {},
+  opts: { dir?: string; logger?: Logger; lockTimeoutSeconds?: number } = {},
 ): Promise<MigrationReport> {
   const migrations = await loadMigrations(opts.dir);
   const conn = await createDbConnection(url);
   const log = opts.logger;
-  let renewConn: Connection | null = null;
   try {
-    renewConn = await createDbConnection(url);
-    await syncReads(conn);
-    const lock = await acquireMigrationLock(conn, renewConn, {
-      timeoutMs: (opts.lockTimeoutSeconds ?? 60) * 1000,
-      ...(opts.lockStaleMs === undefined ? {} : { staleMs: opts.lockStaleMs }),
-      name: MIGRATION_LOCK,
-    });
+    const timeout = opts.lockTimeoutSeconds ?? 60;
+    const [lockRows] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [
+      MIGRATION_LOCK,
+      timeout,
+    ]);
+    const got = lockRows[0]?.got;
+    if (got !== 1) {
+      throw new MigrationError(
+        got === 0
+          ? `Timed out after ${timeout} s waiting for migration lock '${MIGRATION_LOCK}' (another instance is migrating)`
+          : `Could not take migration lock '${MIGRATION_LOCK}'`,
+      );
+    }
     try {
       await conn.query(
         `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -205,49 +193,30 @@ export async function runMigrations(
           report.skipped.push(m.version);
           continue;
         }
-        if (await applyOne(conn, m)) {
-          log?.info({ version: m.version, file: m.file }, 'migration applied');
-          report.applied.push(m.version);
-        } else {
-          log?.info({ version: m.version, file: m.file }, 'migration already applied by another instance');
-          report.skipped.push(m.version);
+        const statements = splitSqlStatements(m.sql);
+        for (const [idx, stmt] of statements.entries()) {
+          try {
+            await conn.query(stmt);
+          } catch (err) {
+            throw new MigrationError(
+              `Migration '${m.file}' failed at statement ${idx + 1}/${statements.length}: ${(err as Error).message}`,
+              { cause: err },
+            );
+          }
         }
+        await conn.query('INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)', [
+          m.version,
+          m.name,
+          m.checksum,
+        ]);
+        log?.info({ version: m.version, file: m.file, statements: statements.length }, 'migration applied');
+        report.applied.push(m.version);
       }
       return report;
     } finally {
-      await lock.release();
+      await conn.query('SELECT RELEASE_LOCK(?)', [MIGRATION_LOCK]).catch(() => undefined);
     }
   } finally {
     await conn.end().catch(() => undefined);
-    await renewConn?.end().catch(() => undefined);
   }
-}
-
-/** Applies `m` and records it; false when another instance applied it meanwhile (see module doc). */
-async function applyOne(conn: Connection, m: Migration): Promise<boolean> {
-  const statements = splitSqlStatements(m.sql);
-  for (const [idx, stmt] of statements.entries()) {
-    try {
-      await conn.query(stmt);
-    } catch (err) {
-      const errno = mysqlErrno(err);
-      if (errno !== undefined && ALREADY_EXISTS.has(errno) && (await appliedVersions(conn)).has(m.version))
-        return false;
-      throw new MigrationError(
-        `Migration '${m.file}' failed at statement ${idx + 1}/${statements.length}: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-  }
-  try {
-    await conn.query('INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)', [
-      m.version,
-      m.name,
-      m.checksum,
-    ]);
-  } catch (err) {
-    if (mysqlErrno(err) === MYSQL_ERRORS.DUP_ENTRY) return false;
-    throw err;
-  }
-  return true;
 }

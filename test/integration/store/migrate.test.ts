@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDbConnection } from '#coordinator/store/db_pool.ts';
 import { MigrationError } from '#coordinator/store/errors.ts';
 import {
   loadMigrations,
@@ -18,7 +17,6 @@ import {
   runMigrations,
   splitSqlStatements,
 } from '#coordinator/store/migrate.ts';
-import { acquireMigrationLock } from '#coordinator/store/migration_lock.ts';
 import { connectTestDb, createTestDatabase, type TestDatabase } from '#test/support/db.ts';
 
 async function tables(url: string): Promise<string[]> {
@@ -188,70 +186,5 @@ describe('runMigrations', () => {
 
   it('uses the project migrations folder by default', () => {
     expect(MIGRATIONS_DIR).toMatch(/coordinator\/store\/migrations\/$/);
-  });
-});
-
-describe('the cluster-wide migration lock (schema_lock row)', () => {
-  it('waits for a live holder and times out with a clear error while it renews', async () => {
-    const db = await createTestDatabase('migrate lock live');
-    const [a, b] = [await createDbConnection(db.url), await createDbConnection(db.url)];
-    try {
-      const held = await acquireMigrationLock(a, b, { timeoutMs: 2000 });
-      await expect(runMigrations(db.url, { lockTimeoutSeconds: 2, lockStaleMs: 1500 })).rejects.toThrow(
-        /Timed out after 2 s waiting for the migration lock \(held by 'mig-/,
-      );
-      await held.release();
-      const report = await runMigrations(db.url);
-      expect(report.applied.length).toBeGreaterThan(0);
-    } finally {
-      await a.end();
-      await b.end();
-      await db.drop();
-    }
-  });
-
-  it('takes the lock from a holder that stopped renewing (crashed) after the silence wait', async () => {
-    const db = await createTestDatabase('migrate lock stale');
-    const conn = await connectTestDb(db.url);
-    try {
-      await conn.query(
-        'CREATE TABLE schema_lock (id VARCHAR(32) NOT NULL PRIMARY KEY, owner VARCHAR(64) NULL, renew_seq BIGINT NOT NULL DEFAULT 0)',
-      );
-      await conn.query("INSERT INTO schema_lock VALUES ('migrate', 'mig-dead', 41)");
-      const t0 = performance.now();
-      const report = await runMigrations(db.url, { lockStaleMs: 800 });
-      expect(performance.now() - t0).toBeGreaterThanOrEqual(800);
-      expect(report.applied).toEqual((await loadMigrations()).map((m) => m.version));
-      const [rows] = await conn.query<RowDataPacket[]>(
-        "SELECT owner, renew_seq FROM schema_lock WHERE id = 'migrate'",
-      );
-      expect(rows[0]?.owner).toBeNull();
-      expect(Number(rows[0]?.renew_seq)).toBeGreaterThan(41);
-    } finally {
-      await conn.end();
-      await db.drop();
-    }
-  });
-
-  it('counts a version recorded by another instance meanwhile as applied, not as a failure', async () => {
-    const db = await createTestDatabase('migrate applied elsewhere');
-    const dir = await mkdtemp(join(tmpdir(), 'wpt-mig-'));
-    const conn = await connectTestDb(db.url);
-    try {
-      // another instance created the table and recorded version 1, this run's read of schema_migrations missed it
-      await writeFile(join(dir, '001_t.sql'), 'CREATE TABLE t1 (id INT PRIMARY KEY);');
-      await runMigrations(db.url, { dir });
-      await conn.query('DELETE FROM schema_migrations');
-      await conn.query('DROP TABLE t1');
-      await conn.query('CREATE TABLE t1 (id INT PRIMARY KEY)');
-      await expect(runMigrations(db.url, { dir })).rejects.toThrow(/already exists/);
-      await conn.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (1, 't', 'x')");
-      const again = await runMigrations(db.url, { dir });
-      expect(again).toEqual({ applied: [], skipped: [1] });
-    } finally {
-      await conn.end();
-      await db.drop();
-      await rm(dir, { recursive: true, force: true });
-    }
   });
 });
