@@ -69,12 +69,13 @@ export async function readBodyWithin(req: Request, max: number): Promise<Request
 
 /**
  * The 413 answer: `{"message":"Request body too large"}` (the text the Tx0
- * routes' own limits answer), the limit in `X-Body-Limit`, and
- * `Connection: close` (the rest of the body is never read).
+ * routes' own limits answer) and the limit in `X-Body-Limit`. The HTTP
+ * server closes the connection after a short lingering drain (the rest of
+ * the body is never buffered).
  */
 export function payloadTooLarge(max: number): Response {
   return new Response(JSON.stringify({ message: 'Request body too large' }), {
     status: 413,
-    headers: { 'Content-Type': 'application/json', Connection: 'close', 'X-Body-Limit': String(max) },
+    headers: { 'Content-Type': 'application/json', 'X-Body-Limit': String(max) },
   });
 }

@@ -151,6 +151,38 @@ function selectSubprotocol(offered: Set<string>): string | false {
 }
 
 /** Starts the HTTP + STOMP server on `host:port` (port 0 = any free port). */
+/** Longest a refused upload is drained before its connection is closed, ms. */
+const LINGER_MS = 500;
+/** Most bytes of a refused upload read and discarded before its connection is closed. */
+const LINGER_BYTES = 1024 * 1024;
+
+/**
+ * Closes the connection of a refused upload (413) without losing the answer:
+ * closing a socket while the client's unread body sits in the kernel buffer
+ * sends a TCP reset, which can reach the client before it has read the 413
+ * (it then sees ECONNRESET). So once the answer is written the rest of the
+ * body is read and discarded for at most {@link LINGER_MS} or
+ * {@link LINGER_BYTES} (HTTP's "lingering close"), then the socket is closed.
+ */
+function lingerThenClose(bindings: HttpBindings): void {
+  const { incoming, outgoing } = bindings;
+  const socket = incoming?.socket;
+  if (!socket || !outgoing) return;
+  outgoing.once('finish', () => {
+    let discarded = 0;
+    const close = () => socket.destroy();
+    const timer = setTimeout(close, LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    incoming.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > LINGER_BYTES) close();
+    });
+    incoming.resume();
+    socket.end();
+  });
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
   const log = opts.logger;
   const heartbeatMs = opts.heartbeatMs ?? STOMP_HEARTBEAT_MS;
@@ -235,6 +267,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       const within = declared === 'unknown' ? await readBodyWithin(req, max) : req;
       if (declared === 'too-large' || within === null) {
         refusals.refused('body_size', { path, ip: clientIp(env as HttpBindings) });
+        lingerThenClose(env as HttpBindings);
         return payloadTooLarge(max);
       }
       request = within;
