@@ -280,6 +280,8 @@ export class WhirlpoolClient {
   readonly utxoSource: UtxoSource | null;
   /** The generation this client behaves as. */
   readonly generation: GenerationProfile;
+  /** The profile its mix sessions use: {@link generation}, with the fixed reconnect unless a generation was asked for. */
+  readonly #sessionGeneration: GenerationProfile;
   readonly #o: WhirlpoolClientOptions;
   /** REST fetch and registerOutput fetch in effect (from the options or the SOCKS proxies). */
   readonly #fetch: typeof fetch | undefined;
@@ -294,6 +296,11 @@ export class WhirlpoolClient {
     }
     this.#o = opts;
     this.generation = generationProfile(opts.generation ?? DEFAULT_GENERATION);
+    // Java's 0.23.28+ random 5–120 s wait after a failed connect is emulated only when a generation
+    // is asked for; by default the client keeps its own fixed, cluster-aware reconnect (another
+    // listed instance at once), or every failover would cost its wallets up to two minutes.
+    this.#sessionGeneration =
+      opts.generation === undefined ? { ...this.generation, connectRetry: 'fixed' } : this.generation;
     this.wallet = opts.wallet;
     this.network = opts.wallet.network;
     const delay = opts.registerOutputDelayMaxMs ?? DEFAULT_REGISTER_OUTPUT_DELAY_MAX_MS;
@@ -692,7 +699,7 @@ export class WhirlpoolClient {
       ...discovery,
       restForUrl: (serverUrl) => this.#restFor(serverUrl),
       ...this.#attemptWebSocket(),
-      generation: this.generation,
+      generation: this.#sessionGeneration,
       blockHeight: this.rpc ? () => this.rpc!.getBlockCount() : undefined,
       ...o.session,
     });
