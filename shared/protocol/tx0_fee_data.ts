@@ -31,6 +31,21 @@ export interface Tx0FeeData extends FeePayload {
   opReturnIndex: number;
 }
 
+/** The data of output `i` when it has value 0 and a script of exactly `OP_RETURN <push>`, else null. */
+function opReturnPush(tx: Transaction, i: number): Uint8Array | null {
+  const out = tx.getOutput(i);
+  if (out.amount !== 0n || out.script === undefined) return null;
+  let chunks: readonly unknown[];
+  try {
+    chunks = Script.decode(out.script);
+  } catch {
+    return null;
+  }
+  if (chunks.length !== 2 || chunks[0] !== 'RETURN') return null;
+  const data = chunks[1];
+  return data instanceof Uint8Array ? data : null;
+}
+
 /**
  * The fee OP_RETURN as the 0.23.36 coordinator finds it (addendum §4.4): the
  * first output of value 0 whose script is exactly `OP_RETURN <push>` with 64
@@ -38,17 +53,8 @@ export interface Tx0FeeData extends FeePayload {
  */
 export function findFeeOpReturn(tx: Transaction): { index: number; data: Uint8Array; version: 0 | 1 } | null {
   for (let i = 0; i < tx.outputsLength; i++) {
-    const out = tx.getOutput(i);
-    if (out.amount !== 0n || out.script === undefined) continue;
-    let chunks: readonly unknown[];
-    try {
-      chunks = Script.decode(out.script);
-    } catch {
-      continue;
-    }
-    if (chunks.length !== 2 || chunks[0] !== 'RETURN') continue;
-    const data = chunks[1];
-    if (!(data instanceof Uint8Array)) continue;
+    const data = opReturnPush(tx, i);
+    if (data === null) continue;
     const version = feeOpReturnVersion(data);
     if (version !== null) return { index: i, data, version };
   }
@@ -61,17 +67,8 @@ export function findFeeOpReturn(tx: Transaction): { index: number; data: Uint8Ar
  */
 export function findOpReturnPayload(tx: Transaction): Uint8Array | null {
   for (let i = 0; i < tx.outputsLength; i++) {
-    const out = tx.getOutput(i);
-    if (out.amount !== 0n || out.script === undefined) continue;
-    let chunks: readonly unknown[];
-    try {
-      chunks = Script.decode(out.script);
-    } catch {
-      continue;
-    }
-    if (chunks.length !== 2 || chunks[0] !== 'RETURN') continue;
-    const data = chunks[1];
-    if (data instanceof Uint8Array) return data;
+    const data = opReturnPush(tx, i);
+    if (data !== null) return data;
   }
   return null;
 }
